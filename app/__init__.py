@@ -1,0 +1,1 @@
+"""CPro Competency API: the system of record behind the CSC Leadership and Management Certification Program."""

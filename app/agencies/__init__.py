@@ -1,0 +1,1 @@
+"""Government agencies: the tenants whose HRIS systems sync their candidates."""

@@ -1,0 +1,1 @@
+"""Who is calling: API keys, roles, and the per-route declaration of who may call."""

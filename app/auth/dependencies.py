@@ -1,0 +1,70 @@
+"""Who may call a route, declared once in its signature.
+
+    async def create_agency(..., caller: AdminOnly) -> ...
+
+Each alias below is an ``Allow`` dependency that knows its roles, so the route-to-roles table
+can be generated from the app itself (``app.auth.access.route_roles``).
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.roles import Role
+from app.auth.service import Caller, authenticate
+from app.core.database import Session
+from app.core.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key (`cpro_...`) sent as `Authorization: Bearer <key>`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _caller_or_none(
+    request: Request, session: Session, credentials: Credentials
+) -> Caller | None:
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthorized("The Authorization header must be `Bearer <key>`.")
+        return None
+    caller = await authenticate(session, credentials.credentials)
+    if caller is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    return caller
+
+
+class Allow:
+    """A dependency admitting callers whose role is one of ``roles``."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, caller: Annotated[Caller | None, Depends(_caller_or_none)]) -> Caller:
+        if caller is None:
+            raise Unauthorized("This operation needs an API key: `Authorization: Bearer <key>`.")
+        if caller.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            raise Forbidden(f"The role {caller.role.value!r} may not do this (allowed: {allowed}).")
+        return caller
+
+
+class Public:
+    """A dependency admitting anyone; a key, when sent, must still be valid."""
+
+    roles = frozenset(Role)
+    anonymous = True
+
+    async def __call__(
+        self, caller: Annotated[Caller | None, Depends(_caller_or_none)]
+    ) -> Caller | None:
+        return caller
+
+
+AdminOnly = Annotated[Caller, Depends(Allow(Role.admin))]
+Staff = Annotated[Caller, Depends(Allow(Role.admin, Role.staff))]
+AnyRole = Annotated[Caller, Depends(Allow(*Role))]
+Anyone = Annotated[Caller | None, Depends(Public())]

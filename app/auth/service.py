@@ -1,0 +1,116 @@
+"""API keys: made from 32 random bytes, stored as a SHA-256 digest, looked up by digest.
+
+A fast hash is enough here: the secret has 256 bits of entropy, so there is nothing to brute-force,
+and the lookup is one indexed equality on the digest.
+"""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agencies.service import agency_exists
+from app.auth.models import ApiKey
+from app.auth.roles import Role
+from app.core.database import utcnow
+from app.core.errors import FieldError, NotFound, UnprocessableEntity
+
+KEY_PREFIX = "cpro_"
+# last_used_at is informative; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of a request."""
+
+    key_id: uuid.UUID
+    role: Role
+    agency_code: str | None
+    name: str
+
+
+def digest_of(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    role: Role,
+    name: str,
+    agency_code: str | None = None,
+    secret: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret (the only time the secret exists in clear)."""
+    if (role is Role.agency) != (agency_code is not None):
+        raise UnprocessableEntity(
+            "An agency key must name its agency, and only agency keys may.",
+            errors=[
+                FieldError(field="body.agency", message="required exactly when role is 'agency'")
+            ],
+        )
+    if agency_code is not None and not await agency_exists(session, agency_code):
+        raise UnprocessableEntity(
+            f"No agency with code {agency_code!r}.",
+            errors=[FieldError(field="body.agency", message="unknown agency")],
+        )
+    secret = secret or new_secret()
+    key = ApiKey(
+        id=uuid.uuid4(),
+        name=name,
+        role=role.value,
+        agency_code=agency_code,
+        prefix=secret[: len(KEY_PREFIX) + 6],
+        digest=digest_of(secret),
+        created_at=utcnow(),
+    )
+    session.add(key)
+    await session.flush()
+    return key, secret
+
+
+async def ensure_admin_key(session: AsyncSession, secret: str) -> bool:
+    """Make sure an admin key with exactly ``secret`` exists; True when one was created."""
+    existing = await session.scalar(select(ApiKey).where(ApiKey.digest == digest_of(secret)))
+    if existing is not None:
+        if existing.revoked_at is not None or existing.role != Role.admin.value:
+            existing.revoked_at = None
+            existing.role = Role.admin.value
+            existing.agency_code = None
+        return False
+    await create_api_key(
+        session, role=Role.admin, name="bootstrap admin (CPRO_ADMIN_API_KEY)", secret=secret
+    )
+    return True
+
+
+async def authenticate(session: AsyncSession, secret: str) -> Caller | None:
+    """The caller holding ``secret``, or None when it is unknown or revoked."""
+    digest = digest_of(secret)
+    key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest))
+    if key is None or not hmac.compare_digest(key.digest, digest) or key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return Caller(key_id=key.id, role=Role(key.role), agency_code=key.agency_code, name=key.name)
+
+
+async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
+    key = await session.get(ApiKey, key_id, with_for_update=True)
+    if key is None:
+        raise NotFound("No API key with that id.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+    return key

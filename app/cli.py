@@ -1,0 +1,147 @@
+"""The ``cpro`` command: serve, migrate, openapi, api-keys."""
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from app.auth.roles import Role
+from app.core.settings import Settings, get_settings
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from app.core.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.bootstrap import migrate, prepare
+    from app.core.embedded import stop_embedded_postgres
+    from app.core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = _database_url(settings)
+    try:
+        migrate(url)
+        asyncio.run(prepare(url, settings))
+        # Worker processes read their settings afresh; hand them the server we just prepared.
+        os.environ["CPRO_DATABASE_URL"] = url
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        stop_embedded_postgres()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from app.bootstrap import migrate, prepare
+    from app.core.embedded import stop_embedded_postgres
+
+    settings = get_settings()
+    url = _database_url(settings)
+    try:
+        migrate(url)
+        asyncio.run(prepare(url, settings))
+    finally:
+        stop_embedded_postgres()
+    print("database at head")
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from app.core.openapi import CONTRACT_PATH, write_contract
+    from app.main import create_app
+
+    path = write_contract(create_app(), args.output or CONTRACT_PATH)
+    print(path)
+    return 0
+
+
+def _create_api_key(args: argparse.Namespace) -> int:
+    from app.auth.service import create_api_key
+    from app.bootstrap import migrate
+    from app.core.database import create_engine, create_sessionmaker
+    from app.core.embedded import stop_embedded_postgres
+
+    settings = get_settings()
+    url = _database_url(settings)
+
+    async def create() -> tuple[str, str]:
+        engine = create_engine(url, settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                key, secret = await create_api_key(
+                    session, role=Role(args.role), name=args.name, agency_code=args.agency
+                )
+                return str(key.id), secret
+        finally:
+            await engine.dispose()
+
+    try:
+        migrate(url)
+        key_id, secret = asyncio.run(create())
+    finally:
+        stop_embedded_postgres()
+    print(f"created {args.role} key {key_id}; the secret is shown once:")
+    print(secret)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cpro", description="CPro Competency API")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, load reference data and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply migrations and load reference data")
+    migrate.set_defaults(handler=_migrate)
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI contract under openapi/")
+    openapi.add_argument("--output", default=None)
+    openapi.set_defaults(handler=_openapi)
+
+    keys = commands.add_parser("api-keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", help="create a key; prints the secret last")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--agency", default=None, help="agency code (role agency only)")
+    create.add_argument("--name", default="created from the command line")
+    create.set_defaults(handler=_create_api_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except Exception as exc:  # the CLI's last resort: a message, not a traceback
+        from app.core.errors import ProblemError
+
+        if isinstance(exc, ProblemError):
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        raise
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

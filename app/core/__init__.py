@@ -1,0 +1,1 @@
+"""What every area of the service uses: settings, database, errors, pagination, logging."""

@@ -1,0 +1,93 @@
+"""Engine, sessions and the declarative base shared by every area's models.
+
+One unit of work per request: the session dependency commits when the route returns and rolls
+back when it raises; services only ``flush()``.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, func
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime
+
+from app.core.settings import Settings
+
+# Stable constraint names, so that migrations can drop what they created (polar does the same).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class CreatedAt:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def asyncpg_url(url: str) -> str:
+    """Turn any ``postgres://`` or ``postgresql://`` URL into the asyncpg dialect's."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql+asyncpg" + url[len(scheme) :]
+    if scheme == "postgresql+asyncpg":
+        return url
+    raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        asyncpg_url(url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "timezone": "UTC",
+                "application_name": "cpro-api",
+            },
+            "timeout": 5,
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed before the response is sent, or rolled back."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": the commit happens before the response leaves, so a 2xx means "stored".
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

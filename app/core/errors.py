@@ -1,0 +1,257 @@
+"""One exception family for the whole service, rendered as RFC 9457 problem details.
+
+Services raise these; one set of handlers turns them (and FastAPI's own validation and routing
+errors) into ``application/problem+json``. A client never sees a stack trace.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:cpro:problem:"
+
+
+class FieldError(BaseModel):
+    """One offending input: where it is and why it was refused."""
+
+    field: str = Field(examples=["body.items[3].email"])
+    message: str = Field(examples=["value is not a valid email address"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. Extra members appear for some problem types."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["urn:cpro:problem:not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(default=None, examples=["No candidate with that id."])
+    instance: str | None = Field(default=None, examples=["/v1/candidates/0b9e..."])
+    errors: list[FieldError] | None = None
+    request_id: str | None = None
+
+
+class ProblemError(Exception):
+    """Base of every error the service reports on purpose."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+class BadRequest(ProblemError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="cpro"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Not allowed for this role"
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class PreconditionFailed(ProblemError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class UnprocessableEntity(ProblemError):
+    status, slug, title = 422, "validation-error", "The request is not valid"
+
+
+class ServiceUnavailable(ProblemError):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed for this role"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict with the current state"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = [error.model_dump() for error in errors]
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extensions or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
+    """``("body", "items", 3, "email")`` -> ``body.items[3].email``."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+        errors.append(FieldError(field=field_path(tuple(error.get("loc", ()))), message=message))
+    return errors
+
+
+async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extensions=exc.extensions,
+    )
+
+
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    if any(e.message == "the body is not valid JSON" for e in errors):
+        return problem_response(
+            request,
+            status=400,
+            slug="malformed-json",
+            title="Malformed JSON",
+            detail="The request body could not be parsed as JSON.",
+            errors=errors,
+        )
+    return problem_response(
+        request,
+        status=422,
+        slug="validation-error",
+        title="The request is not valid",
+        detail=f"{len(errors)} field(s) failed validation.",
+        errors=errors,
+    )
+
+
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "No such resource or route."
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    logger.exception("unhandled error", extra={"request_id": request_id})
+    # This response leaves through Starlette's outermost middleware, past the one that adds the
+    # request id header to every other response, so it carries the header itself.
+    return problem_response(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Internal server error",
+        detail="An unexpected error occurred; quote the request_id when reporting it.",
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the problems a route can return."""
+    descriptions = {
+        400: "Malformed request (for example a body that is not JSON).",
+        401: "Missing or invalid credentials.",
+        403: "The caller's role may not use this operation.",
+        404: "No such resource (or not visible to this caller).",
+        409: "The request conflicts with the current state.",
+        412: "The `If-Match` precondition failed: the resource changed.",
+        422: "Invalid input; `errors` lists each offending field.",
+        503: "The database is unreachable; retry after `Retry-After` seconds.",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions.get(status, "Problem details."),
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,95 @@
+"""Assembles the application: settings, database, error handling, routers. No rules live here."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.agencies.router import router as agencies_router
+from app.auth.router import router as api_keys_router
+from app.core import health
+from app.core.database import create_engine, create_sessionmaker
+from app.core.embedded import start_embedded_postgres
+from app.core.errors import install_problem_handlers
+from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.openapi import operation_id
+from app.core.settings import Settings, get_settings
+
+DESCRIPTION = """
+The system of record behind the Philippine Civil Service Commission's Leadership and Management
+Certification Program (CPro) and other public-service leadership competency frameworks.
+
+**Authentication.** Send an API key as `Authorization: Bearer <key>`. Each operation says which
+roles may call it: `admin`, `staff` (CPro program staff), `assessor`, `agency` (an agency's HRIS,
+bound to one agency) and `reader` (integrators). Published frameworks are readable without a key.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`) with `type`, `title`,
+`status`, `detail`, and for invalid input an `errors` list naming each offending field.
+
+**Lists** return `{"items": [...], "next_cursor": "..." | null}`; pass `next_cursor` back as
+`cursor` to get the next page. `limit` is 1 to 200 (default 50).
+
+**Times** are UTC, ISO 8601. **Money** is a decimal string in Philippine pesos.
+"""
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, api_keys_router, agencies_router)
+
+TAGS = [
+    {"name": "Health", "description": "Liveness and readiness probes for load balancers."},
+    {"name": "API keys", "description": "Keys for machine callers. Admin only."},
+    {"name": "Agencies", "description": "Government agencies whose HRIS systems sync candidates."},
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    owns_engine = getattr(app.state, "engine", None) is None
+    if owns_engine:
+        url = (
+            settings.database_url.get_secret_value()
+            if settings.database_url
+            else start_embedded_postgres(settings.data_dir)
+        )
+        app.state.engine = create_engine(url, settings)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    try:
+        yield
+    finally:
+        if owns_engine:
+            await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="CPro Competency API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        license_info={"name": "Proprietary - Civil Service Commission"},
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def api_routes() -> list[APIRoute]:
+    """Every operation the app serves, in the order the contract lists them."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
