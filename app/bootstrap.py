@@ -6,12 +6,14 @@ Every step is idempotent, so ``cpro serve`` can run it at each start.
 import logging
 
 from alembic import command
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import ensure_admin_key
 from app.core.database import create_engine, create_sessionmaker
 from app.core.schema_version import alembic_config
 from app.core.settings import Settings
+from app.frameworks.reference import load_reference_frameworks
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ def migrate(database_url: str) -> None:
 
 async def load_reference_data(session: AsyncSession) -> None:
     """Load the bundled reference data; a no-op for what is already there."""
+    # One writer at a time, so that several processes starting together don't race.
+    await session.execute(text("SELECT pg_advisory_xact_lock(7201500615)"))
+    await load_reference_frameworks(session)
 
 
 async def prepare(database_url: str, settings: Settings) -> None:

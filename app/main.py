@@ -16,6 +16,7 @@ from app.core.errors import install_problem_handlers
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.openapi import operation_id
 from app.core.settings import Settings, get_settings
+from app.frameworks.router import router as frameworks_router
 
 DESCRIPTION = """
 The system of record behind the Philippine Civil Service Commission's Leadership and Management
@@ -34,12 +35,23 @@ bound to one agency) and `reader` (integrators). Published frameworks are readab
 **Times** are UTC, ISO 8601. **Money** is a decimal string in Philippine pesos.
 """
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, api_keys_router, agencies_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    api_keys_router,
+    agencies_router,
+    frameworks_router,
+)
 
 TAGS = [
     {"name": "Health", "description": "Liveness and readiness probes for load balancers."},
     {"name": "API keys", "description": "Keys for machine callers. Admin only."},
     {"name": "Agencies", "description": "Government agencies whose HRIS systems sync candidates."},
+    {
+        "name": "Frameworks",
+        "description": "Competency frameworks: versions, clusters, competencies, elements, levels "
+        "and behavioural indicators, transcribed from their source documents. Published versions "
+        "are public and cacheable (`ETag`, `If-None-Match`).",
+    },
 ]
 
 

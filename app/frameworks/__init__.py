@@ -1,0 +1,1 @@
+"""Competency frameworks: versions, clusters, competencies, elements, levels and indicators."""

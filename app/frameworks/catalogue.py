@@ -1,0 +1,160 @@
+"""Reading the catalogue: framework lists, version summaries, cached version documents.
+
+A published version never changes, so its document is built once per process and kept as
+pre-encoded bytes with its ETag; the cache key includes ``updated_at`` so that retiring (the one
+change a published version sees) makes a new entry.
+"""
+
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.http_cache import strong_etag
+from app.core.pagination import decode_cursor, encode_cursor
+from app.frameworks.models import Framework, FrameworkVersion
+from app.frameworks.schemas import (
+    FrameworkSummary,
+    FrameworkVersionOut,
+    VersionStatus,
+    VersionSummary,
+)
+from app.frameworks.service import VersionRef, count_content, get_framework, load_document
+
+_CACHE_SIZE = 256
+_documents: OrderedDict[tuple[uuid.UUID, datetime], tuple[FrameworkVersionOut, bytes, str]] = (
+    OrderedDict()
+)
+
+
+async def _cached(session: AsyncSession, ref: VersionRef) -> tuple[FrameworkVersionOut, bytes, str]:
+    key = (ref.version.id, ref.version.updated_at)
+    if ref.version.status != "draft" and key in _documents:
+        _documents.move_to_end(key)
+        return _documents[key]
+    document = await load_document(session, ref)
+    body = document.model_dump_json().encode()
+    entry = (document, body, strong_etag(body))
+    if ref.version.status != "draft":
+        _documents[key] = entry
+        while len(_documents) > _CACHE_SIZE:
+            _documents.popitem(last=False)
+    return entry
+
+
+async def document(session: AsyncSession, ref: VersionRef) -> FrameworkVersionOut:
+    return (await _cached(session, ref))[0]
+
+
+async def document_bytes(session: AsyncSession, ref: VersionRef) -> tuple[bytes, str]:
+    _, body, etag = await _cached(session, ref)
+    return body, etag
+
+
+async def summaries_of(
+    session: AsyncSession, versions: list[FrameworkVersion]
+) -> list[VersionSummary]:
+    counts = await count_content(session, [v.id for v in versions])
+    return [
+        VersionSummary(
+            version=v.version,
+            status=v.status,
+            notes=v.notes,
+            competency_count=counts[v.id][0],
+            indicator_count=counts[v.id][1],
+            published_at=v.published_at,
+            retired_at=v.retired_at,
+            updated_at=v.updated_at,
+        )
+        for v in versions
+    ]
+
+
+def _visible(include_drafts: bool) -> Any:
+    return literal(True) if include_drafts else FrameworkVersion.status != "draft"
+
+
+async def version_summaries(
+    session: AsyncSession, slug: str, *, include_drafts: bool
+) -> list[VersionSummary]:
+    framework = await get_framework(session, slug)
+    versions = list(
+        (
+            await session.scalars(
+                select(FrameworkVersion)
+                .where(FrameworkVersion.framework_id == framework.id, _visible(include_drafts))
+                .order_by(FrameworkVersion.created_at, FrameworkVersion.version)
+            )
+        ).all()
+    )
+    return await summaries_of(session, versions)
+
+
+def _summary_query(include_drafts: bool) -> Select[Any]:
+    """One row per framework: the framework, its overall status, published labels (newest
+    first) and every visible label (oldest first)."""
+    status = case(
+        (func.bool_or(FrameworkVersion.status == "published"), "published"),
+        (func.bool_or(FrameworkVersion.status == "draft"), "draft"),
+        else_="retired",
+    ).label("status")
+    published_label = case((FrameworkVersion.status == "published", FrameworkVersion.version))
+    published = func.array_remove(
+        func.array_agg(
+            aggregate_order_by(published_label, FrameworkVersion.published_at.desc().nulls_last())
+        ),
+        None,
+    ).label("published")
+    versions = func.array_agg(
+        aggregate_order_by(FrameworkVersion.version, FrameworkVersion.created_at)
+    ).label("versions")
+    return (
+        select(Framework, status, published, versions)
+        .join(
+            FrameworkVersion,
+            and_(FrameworkVersion.framework_id == Framework.id, _visible(include_drafts)),
+        )
+        .group_by(Framework.id)
+    )
+
+
+async def list_frameworks(
+    session: AsyncSession,
+    *,
+    include_drafts: bool,
+    publisher: str | None,
+    jurisdiction: str | None,
+    status: VersionStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[FrameworkSummary], str | None]:
+    statement = _summary_query(include_drafts)
+    if publisher is not None:
+        statement = statement.where(Framework.publisher == publisher)
+    if jurisdiction is not None:
+        statement = statement.where(Framework.jurisdiction == jurisdiction)
+    if status is not None:
+        statement = statement.having(statement.selected_columns.status == status)
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, 1)
+        statement = statement.where(Framework.slug > after)
+    rows = (await session.execute(statement.order_by(Framework.slug).limit(limit + 1))).all()
+    items = [
+        FrameworkSummary(
+            slug=framework.slug,
+            title=framework.title,
+            publisher=framework.publisher,
+            jurisdiction=framework.jurisdiction,
+            description=framework.description,
+            status=row_status,
+            current_version=published[0] if published else None,
+            versions=list(versions),
+        )
+        for framework, row_status, published, versions in rows[:limit]
+    ]
+    next_cursor = encode_cursor([rows[limit - 1][0].slug]) if len(rows) > limit else None
+    return items, next_cursor

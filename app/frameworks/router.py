@@ -1,0 +1,299 @@
+"""Framework catalogue routes. Published versions are public; drafts are for admin and staff."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response, status
+
+from app.auth.dependencies import Anyone, Staff
+from app.auth.roles import Role
+from app.auth.service import Caller
+from app.core.database import Session
+from app.core.errors import NotFound, problem_responses
+from app.core.http_cache import cached_response
+from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.frameworks import catalogue
+from app.frameworks.schemas import (
+    Code,
+    CompetencyDoc,
+    FrameworkDocument,
+    FrameworkSummary,
+    FrameworkVersionOut,
+    IndicatorOut,
+    Polarity,
+    Slug,
+    VersionLabel,
+    VersionStatus,
+    VersionSummary,
+)
+from app.frameworks.search import current_version_ids, search_indicators
+from app.frameworks.service import (
+    VersionRef,
+    create_version,
+    current_version,
+    get_version,
+    replace_draft,
+    set_status,
+)
+
+router = APIRouter(prefix="/v1", tags=["Frameworks"])
+
+CURRENT_CACHE = "public, max-age=300"
+IMMUTABLE_CACHE = "public, max-age=86400"
+PRIVATE_CACHE = "private, no-cache"
+
+SearchText = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description='Full-text search (English stemming; `"exact phrase"`, `or`, `-not`), results ranked.',
+        examples=["coaching"],
+    ),
+]
+
+
+def _sees_drafts(caller: Caller | None) -> bool:
+    return caller is not None and caller.role in (Role.admin, Role.staff)
+
+
+async def _visible_version(
+    session: Session, caller: Caller | None, slug: str, version: str
+) -> VersionRef:
+    ref = await get_version(session, slug, version)
+    if ref.version.status == "draft" and not _sees_drafts(caller):
+        raise NotFound(f"Framework {slug!r} has no version {version!r}.")
+    return ref
+
+
+def _cache_control(ref: VersionRef, *, current: bool) -> str:
+    if ref.version.status == "draft":
+        return PRIVATE_CACHE
+    return CURRENT_CACHE if current or ref.version.status == "published" else IMMUTABLE_CACHE
+
+
+@router.get("/frameworks", responses=problem_responses(401, 422), summary="List frameworks")
+async def list_frameworks(
+    session: Session,
+    caller: Anyone,
+    publisher: Annotated[str | None, Query(max_length=300, description="Exact publisher.")] = None,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$", examples=["PH"])] = None,
+    status_: Annotated[VersionStatus | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[FrameworkSummary]:
+    """Every framework in the catalogue, by slug, with its current published version and the
+    labels of its versions. Without an admin or staff key, drafts are not shown."""
+    items, next_cursor = await catalogue.list_frameworks(
+        session,
+        include_drafts=_sees_drafts(caller),
+        publisher=publisher,
+        jurisdiction=jurisdiction,
+        status=status_,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/frameworks/{slug}",
+    response_model=FrameworkVersionOut,
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched)."},
+        **problem_responses(404),
+    },
+    summary="Get a framework's current version",
+)
+async def get_current_framework(
+    slug: Slug, request: Request, session: Session, caller: Anyone
+) -> Response:
+    """The latest published version as one document: `levels`, `clusters` and a flat
+    `competencies` list, each with its elements, level descriptions and indicators.
+    Cacheable: send the `ETag` back as `If-None-Match` to get a 304."""
+    ref = await current_version(session, slug)
+    body, etag = await catalogue.document_bytes(session, ref)
+    return cached_response(request, body, etag, cache_control=_cache_control(ref, current=True))
+
+
+@router.get(
+    "/frameworks/{slug}/versions",
+    responses=problem_responses(404, 422),
+    summary="List a framework's versions",
+)
+async def list_versions(slug: Slug, session: Session, caller: Anyone) -> list[VersionSummary]:
+    """Every version, oldest first, with its status and size. Drafts only for admin and staff."""
+    return await catalogue.version_summaries(session, slug, include_drafts=_sees_drafts(caller))
+
+
+@router.get(
+    "/frameworks/{slug}/versions/{version}",
+    response_model=FrameworkVersionOut,
+    responses={304: {"description": "Not modified."}, **problem_responses(404)},
+    summary="Get one version of a framework",
+)
+async def get_framework_version(
+    slug: Slug, version: VersionLabel, request: Request, session: Session, caller: Anyone
+) -> Response:
+    """One version as a document, whatever its status (drafts: admin and staff only)."""
+    ref = await _visible_version(session, caller, slug, version)
+    body, etag = await catalogue.document_bytes(session, ref)
+    return cached_response(request, body, etag, cache_control=_cache_control(ref, current=False))
+
+
+@router.get(
+    "/frameworks/{slug}/competencies/{code}",
+    responses=problem_responses(404, 422),
+    summary="Get one competency",
+)
+async def get_competency(
+    slug: Slug,
+    code: Code,
+    session: Session,
+    caller: Anyone,
+    version: Annotated[
+        VersionLabel | None, Query(description="Default: the current published version.")
+    ] = None,
+) -> CompetencyDoc:
+    """A competency of the current (or given) version with its levels, elements and indicators."""
+    ref = await (
+        _visible_version(session, caller, slug, version)
+        if version
+        else current_version(session, slug)
+    )
+    document = await catalogue.document(session, ref)
+    for competency in document.competencies:
+        if competency.code == code:
+            return competency
+    raise NotFound(f"Version {ref.version.version!r} of {slug!r} has no competency {code!r}.")
+
+
+@router.get(
+    "/frameworks/{slug}/indicators",
+    responses=problem_responses(404, 422),
+    summary="List or search a framework's indicators",
+)
+async def list_framework_indicators(
+    slug: Slug,
+    session: Session,
+    caller: Anyone,
+    version: Annotated[
+        VersionLabel | None, Query(description="Default: the current published version.")
+    ] = None,
+    competency: Annotated[Code | None, Query(description="A competency code.")] = None,
+    level: Annotated[
+        Code | None, Query(description="A level code, e.g. `advanced`, `level-3`, `stage-2`.")
+    ] = None,
+    element: Annotated[Code | None, Query(description="An element code.")] = None,
+    polarity: Polarity | None = None,
+    q: SearchText = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[IndicatorOut]:
+    """Indicators, flat: each names its framework, version, competency, element and level.
+    In source order, or by relevance when `q` is given."""
+    ref = await (
+        _visible_version(session, caller, slug, version)
+        if version
+        else current_version(session, slug)
+    )
+    items, next_cursor = await search_indicators(
+        session,
+        version_ids=[ref.version.id],
+        competency=competency,
+        level=level,
+        element=element,
+        polarity=polarity,
+        q=q,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/indicators", responses=problem_responses(422), summary="Search indicators across frameworks"
+)
+async def search_all_indicators(
+    session: Session,
+    caller: Anyone,
+    q: SearchText = None,
+    framework: Annotated[Slug | None, Query(description="Only this framework.")] = None,
+    polarity: Polarity | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[IndicatorOut]:
+    """Indicators of the current published version of every framework, ranked by relevance
+    to `q` (or in source order without `q`)."""
+    items, next_cursor = await search_indicators(
+        session,
+        version_ids=current_version_ids(),
+        framework=framework,
+        polarity=polarity,
+        q=q,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+# -- authoring ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/frameworks",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Create a draft version from a JSON document",
+)
+async def create_framework_version(
+    document: Annotated[FrameworkDocument, Body()], session: Session, caller: Staff
+) -> FrameworkVersionOut:
+    """Store a framework document (the shape `export?format=json` gives) as a new **draft**
+    version, creating the framework when its `slug` is new. A version label that exists: 409.
+    Unknown levels, clusters or elements, duplicate codes and empty texts: 422 listing each."""
+    ref = await create_version(session, document)
+    return await catalogue.document(session, ref)
+
+
+@router.put(
+    "/frameworks/{slug}/versions/{version}",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Replace a draft version",
+)
+async def put_draft_version(
+    slug: Slug,
+    version: VersionLabel,
+    document: Annotated[FrameworkDocument, Body()],
+    session: Session,
+    caller: Staff,
+) -> FrameworkVersionOut:
+    """Replace a draft's whole content. Published and retired versions never change (409)."""
+    ref = await replace_draft(session, await get_version(session, slug, version), document)
+    return await catalogue.document(session, ref)
+
+
+@router.post(
+    "/frameworks/{slug}/versions/{version}/publish",
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Publish a draft version",
+)
+async def publish_version(
+    slug: Slug, version: VersionLabel, session: Session, caller: Staff
+) -> VersionSummary:
+    """The draft becomes published and, being the newest, the framework's current version.
+    From now on it never changes."""
+    ref = await set_status(session, await get_version(session, slug, version), "published")
+    return (await catalogue.summaries_of(session, [ref.version]))[0]
+
+
+@router.post(
+    "/frameworks/{slug}/versions/{version}/retire",
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Retire a published version",
+)
+async def retire_version(
+    slug: Slug, version: VersionLabel, session: Session, caller: Staff
+) -> VersionSummary:
+    """A retired version stays readable (assessments pinned to it still resolve) but is no
+    longer the current version."""
+    ref = await set_status(session, await get_version(session, slug, version), "retired")
+    return (await catalogue.summaries_of(session, [ref.version]))[0]
