@@ -7,7 +7,6 @@ from typing import TypeVar
 from app.core.errors import FieldError
 from app.frameworks.schemas import VersionContent
 
-
 T = TypeVar("T", bound=Hashable)
 
 
