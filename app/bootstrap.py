@@ -10,10 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import ensure_admin_key
+from app.candidates.program import load_reference_fees
 from app.core.database import create_engine, create_sessionmaker
 from app.core.schema_version import alembic_config
 from app.core.settings import Settings
 from app.frameworks.reference import load_reference_frameworks
+from app.qualifications.reference import load_example_standards
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,9 @@ async def load_reference_data(session: AsyncSession) -> None:
     # One writer at a time, so that several processes starting together don't race.
     await session.execute(text("SELECT pg_advisory_xact_lock(7201500615)"))
     await load_reference_frameworks(session)
+    # The examples point at framework versions, so they come after the frameworks.
+    await load_example_standards(session)
+    await load_reference_fees(session)
 
 
 async def prepare(database_url: str, settings: Settings) -> None:

@@ -63,6 +63,38 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from app.core.database import create_engine, create_sessionmaker
+    from app.core.embedded import stop_embedded_postgres
+    from app.core.logging import configure_logging
+    from app.integrations.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = _database_url(settings)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        engine = create_engine(url, settings)
+        try:
+            await run_worker(
+                create_sessionmaker(engine), settings, stop, concurrency=args.concurrency
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(work())
+    finally:
+        stop_embedded_postgres()
+    return 0
+
+
 def _openapi(args: argparse.Namespace) -> int:
     from app.core.openapi import CONTRACT_PATH, write_contract
     from app.main import create_app
@@ -111,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="deliver webhooks (also run inside serve)")
+    worker.add_argument(
+        "--concurrency", type=int, default=4, help="subscriptions delivered at once"
+    )
+    worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="apply migrations and load reference data")
     migrate.set_defaults(handler=_migrate)

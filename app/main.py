@@ -1,5 +1,6 @@
 """Assembles the application: settings, database, error handling, routers. No rules live here."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,14 +10,22 @@ from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
 from app.auth.router import router as api_keys_router
+from app.candidates.program_router import router as candidate_program_router
+from app.candidates.router import router as candidates_router
 from app.core import health
 from app.core.database import create_engine, create_sessionmaker
 from app.core.embedded import start_embedded_postgres
 from app.core.errors import install_problem_handlers
+from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.openapi import operation_id
 from app.core.settings import Settings, get_settings
+from app.frameworks.case_router import router as case_router
+from app.frameworks.exchange_router import router as exchange_router
 from app.frameworks.router import router as frameworks_router
+from app.integrations.router import router as integrations_router
+from app.integrations.worker import run_worker
+from app.qualifications.router import router as qualifications_router
 
 DESCRIPTION = """
 The system of record behind the Philippine Civil Service Commission's Leadership and Management
@@ -40,6 +49,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys_router,
     agencies_router,
     frameworks_router,
+    exchange_router,
+    qualifications_router,
+    candidates_router,
+    candidate_program_router,
+    integrations_router,
+    case_router,
 )
 
 TAGS = [
@@ -51,6 +66,17 @@ TAGS = [
         "description": "Competency frameworks: versions, clusters, competencies, elements, levels "
         "and behavioural indicators, transcribed from their source documents. Published versions "
         "are public and cacheable (`ETag`, `If-None-Match`).",
+    },
+    {
+        "name": "CASE 1.1",
+        "description": "The 1EdTech CASE 1.1 REST binding (read side) for published and retired "
+        "framework versions: CFDocuments, CFPackages, CFItems, CFAssociations, CFRubrics. No key "
+        "needed; errors are the binding's `imsx_StatusInfo`, not problem details.",
+    },
+    {
+        "name": "Qualification standards",
+        "description": "Job qualification standards: a position and the level it requires in "
+        "competencies of a published framework version, and the indicators that follow from it.",
     },
 ]
 
@@ -67,9 +93,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    stop_worker = asyncio.Event()
+    worker = (
+        asyncio.create_task(run_worker(app.state.sessionmaker, settings, stop_worker))
+        if settings.run_worker and owns_engine
+        else None
+    )
     try:
         yield
     finally:
+        stop_worker.set()
+        if worker is not None:
+            await worker
         if owns_engine:
             await app.state.engine.dispose()
 
@@ -96,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
+    # Added last, runs first: every response, idempotent replays included, carries a request id.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)

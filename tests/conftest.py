@@ -22,7 +22,14 @@ from tests.database import fresh_database
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(_env_file=None, database_url=None, log_level="INFO", cors_origins=[])  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=None,
+        log_level="INFO",
+        cors_origins=[],
+        webhook_allow_private_targets=True,  # the tests' receivers listen on 127.0.0.1
+        webhook_timeout_seconds=2.0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -76,5 +83,22 @@ async def app(engine: AsyncEngine, session: AsyncSession, settings: Settings):  
 @pytest.fixture
 async def client(app) -> AsyncIterator[AsyncClient]:  # type: ignore[no-untyped-def]
     transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def live_app(engine: AsyncEngine, settings: Settings):  # type: ignore[no-untyped-def]
+    """The app with its real unit of work: every request commits. For concurrency tests, which
+    need several transactions at once; whatever they write must use a fresh agency code."""
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    return app
+
+
+@pytest.fixture
+async def live_client(live_app) -> AsyncIterator[AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = ASGITransport(app=live_app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

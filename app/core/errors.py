@@ -90,6 +90,10 @@ class PreconditionFailed(ProblemError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
 
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
 class UnprocessableEntity(ProblemError):
     status, slug, title = 422, "validation-error", "The request is not valid"
 
@@ -244,6 +248,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such resource (or not visible to this caller).",
         409: "The request conflicts with the current state.",
         412: "The `If-Match` precondition failed: the resource changed.",
+        413: "The request body is larger than this operation accepts.",
         422: "Invalid input; `errors` lists each offending field.",
         503: "The database is unreachable; retry after `Retry-After` seconds.",
     }

@@ -29,6 +29,22 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     """Comma-separated browser origins allowed to call the API (the CSI portal)."""
 
+    public_base_url: str = "http://127.0.0.1:8000"
+    """The service's public URL, used in ids it publishes (certificates, credentials)."""
+
+    run_worker: bool = True
+    """Run the webhook delivery worker inside ``cpro serve`` (else run ``cpro worker``)."""
+
+    rpl_recommendation_level: str = "advanced"
+    """The self-assessment recommends RPL when every competency is self-rated at or above this
+    level code (an assumption to confirm: the sources give no threshold)."""
+
+    webhook_allow_private_targets: bool = False
+    """Allow webhook URLs on loopback, private or link-local addresses (tests, local work)."""
+
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 12
+
     db_pool_size: int = 10
     db_statement_timeout_ms: int = 15_000
 

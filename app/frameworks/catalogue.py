@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import NotFound
 from app.core.http_cache import strong_etag
 from app.core.pagination import decode_cursor, encode_cursor
 from app.frameworks.models import Framework, FrameworkVersion
@@ -91,6 +92,9 @@ async def version_summaries(
             )
         ).all()
     )
+    if not versions:
+        # Only drafts, and the caller may not see them: the framework is not visible at all.
+        raise NotFound(f"No framework {slug!r}.")
     return await summaries_of(session, versions)
 
 

@@ -2,12 +2,17 @@
 
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from app.core.errors import FieldError
-from app.frameworks.schemas import VersionContent
+from pydantic import ValidationError
+
+from app.core.errors import FieldError, UnprocessableEntity, field_path
+from app.frameworks.schemas import FrameworkDocument, VersionContent
 
 T = TypeVar("T", bound=Hashable)
+
+# An import lists at most this many problems (a garbage file could otherwise have thousands).
+MAX_PROBLEMS = 500
 
 
 def _duplicates(codes: Iterable[T]) -> set[T]:
@@ -64,3 +69,28 @@ def document_problems(doc: VersionContent, prefix: str = "body") -> list[FieldEr
             if indicator.element is not None and indicator.element not in elements:
                 problem(f"{at}.indicators[{i}].element", f"unknown element {indicator.element!r}")
     return problems
+
+
+def refuse(what: str, problems: list[FieldError]) -> UnprocessableEntity:
+    """The 422 for an import with ``problems`` (the first ``MAX_PROBLEMS`` of them listed)."""
+    listed = problems[:MAX_PROBLEMS]
+    more = f"; the first {MAX_PROBLEMS} are listed" if len(problems) > MAX_PROBLEMS else ""
+    return UnprocessableEntity(f"The {what} has {len(problems)} problem(s){more}.", errors=listed)
+
+
+def build_document(data: dict[str, Any], prefix: str, what: str) -> FrameworkDocument:
+    """Validate an assembled document; problems are reported under ``prefix``."""
+    try:
+        doc = FrameworkDocument.model_validate(data)
+    except ValidationError as exc:
+        raise refuse(
+            what,
+            [
+                FieldError(field=field_path((prefix, *error["loc"])), message=str(error["msg"]))
+                for error in exc.errors()
+            ],
+        ) from exc
+    problems = document_problems(doc, prefix)
+    if problems:
+        raise refuse(what, problems)
+    return doc

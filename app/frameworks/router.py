@@ -12,6 +12,7 @@ from app.core.errors import NotFound, problem_responses
 from app.core.http_cache import cached_response
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.frameworks import catalogue
+from app.frameworks.diff import diff_versions
 from app.frameworks.schemas import (
     Code,
     CompetencyDoc,
@@ -21,6 +22,7 @@ from app.frameworks.schemas import (
     IndicatorOut,
     Polarity,
     Slug,
+    VersionDiff,
     VersionLabel,
     VersionStatus,
     VersionSummary,
@@ -137,6 +139,36 @@ async def get_framework_version(
     ref = await _visible_version(session, caller, slug, version)
     body, etag = await catalogue.document_bytes(session, ref)
     return cached_response(request, body, etag, cache_control=_cache_control(ref, current=False))
+
+
+@router.get(
+    "/frameworks/{slug}/versions/{version}/diff/{other}",
+    responses=problem_responses(401, 404, 422),
+    summary="Compare two versions of a framework",
+)
+async def diff_framework_versions(
+    slug: Slug, version: VersionLabel, other: VersionLabel, session: Session, caller: Anyone
+) -> VersionDiff:
+    """What changed from `version` to `other`: framework levels, clusters and competencies
+    added, removed or changed (matched by `code`; a competency is changed when its name,
+    cluster, attribute, definition, features, negative indicators title, own levels, level
+    descriptions or elements differ, each listed under `changes` with its value before and
+    after), and indicators added, removed or changed.
+
+    Indicators have no code, so they are matched by **place** (competency, element, level,
+    polarity) and **text**: within one place, an indicator whose text is in both versions is the
+    same indicator (changed only if its `complete` flag differs); the indicators of a place left
+    over on each side are then paired in document order, and each pair is an indicator whose text
+    changed in place. Whatever is still unpaired is removed or added; an indicator that moves to
+    another competency, element or level shows as removed there and added here.
+
+    Either order works (`2015/diff/2014` is the reverse of `2014/diff/2015`). Drafts can be
+    compared by admin and staff only."""
+    old = await _visible_version(session, caller, slug, version)
+    new = await _visible_version(session, caller, slug, other)
+    return diff_versions(
+        await catalogue.document(session, old), await catalogue.document(session, new)
+    )
 
 
 @router.get(

@@ -6,7 +6,7 @@ The same shape round-trips: ``export?format=json`` -> import -> export is byte-i
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 Code = Annotated[
     str,
@@ -190,3 +190,80 @@ class IndicatorOut(BaseModel):
     rank: float | None = Field(
         default=None, description="Full-text relevance when `q` is given (higher is better)."
     )
+
+
+# -- version diff ------------------------------------------------------------------------------
+
+
+class FieldChange(BaseModel):
+    """One field whose value differs between the two versions."""
+
+    field: str = Field(examples=["definition"])
+    before: JsonValue = Field(examples=[None])
+    after: JsonValue = Field(
+        examples=[
+            "The ability to generate a compelling vision and momentum for organizational change."
+        ]
+    )
+
+
+class ItemRef(BaseModel):
+    """A level, cluster or competency, by code."""
+
+    code: str = Field(examples=["leading-change"])
+    name: str = Field(examples=["Leading Change"])
+
+
+class ItemChange(ItemRef):
+    """An item present in both versions (same code) whose fields differ; `name` is the new one."""
+
+    changes: list[FieldChange]
+
+
+class ItemDiff(BaseModel):
+    added: list[ItemRef] = Field(description="In the second version only.")
+    removed: list[ItemRef] = Field(description="In the first version only.")
+    changed: list[ItemChange] = Field(description="In both, with different fields.")
+
+
+class IndicatorText(BaseModel):
+    text: str = Field(examples=["Sets up regular meetings or consu with the team, partners..."])
+    complete: bool
+
+
+class IndicatorRef(IndicatorText):
+    """An indicator, by where it sits: competency, element, level and polarity."""
+
+    competency: str = Field(examples=["leading-change"])
+    element: str | None = Field(examples=["advances-and-sustains-change"])
+    level: str | None = Field(examples=["advanced"])
+    polarity: Polarity
+
+
+class IndicatorChange(BaseModel):
+    """An indicator at the same place in both versions whose text or completeness differs."""
+
+    competency: str = Field(examples=["leading-change"])
+    element: str | None = Field(examples=["advances-and-sustains-change"])
+    level: str | None = Field(examples=["advanced"])
+    polarity: Polarity
+    before: IndicatorText
+    after: IndicatorText
+
+
+class IndicatorDiff(BaseModel):
+    added: list[IndicatorRef]
+    removed: list[IndicatorRef]
+    changed: list[IndicatorChange]
+
+
+class VersionDiff(BaseModel):
+    """What changed from version `from_version` to version `to_version` of one framework."""
+
+    framework: str = Field(examples=["csc-leadership-competencies"])
+    from_version: str = Field(examples=["2014"])
+    to_version: str = Field(examples=["2015"])
+    levels: ItemDiff = Field(description="The framework-wide level scale.")
+    clusters: ItemDiff
+    competencies: ItemDiff
+    indicators: IndicatorDiff

@@ -1,9 +1,11 @@
 """Flat indicator listing and full-text search (PostgreSQL, English stemming, ranked)."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, cast, func, literal, select, tuple_
+from sqlalchemy import BigInteger, Select, and_, cast, false, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,7 +46,7 @@ def current_version_ids() -> Select[uuid.UUID]:
     return (
         select(latest.id)
         .where(latest.status == "published")
-        .distinct(latest.framework_id)
+        .ext(distinct_on(latest.framework_id))
         .order_by(latest.framework_id, latest.published_at.desc(), latest.created_at.desc())
     )
 
@@ -58,11 +60,16 @@ async def search_indicators(
     element: str | None = None,
     polarity: str | None = None,
     framework: str | None = None,
+    up_to: Sequence[tuple[str, int]] | None = None,
     q: str | None = None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[IndicatorOut], str | None]:
-    """One page of indicators; ranked by relevance when ``q`` is given, else in source order."""
+    """One page of indicators; ranked by relevance when ``q`` is given, else in source order.
+
+    ``up_to``, pairs of (competency code, level rank), keeps only the indicators of those
+    competencies whose level ranks at most the given rank (unlevelled indicators drop out).
+    """
     statement = _base_query().where(Indicator.version_id.in_(version_ids))
     if competency is not None:
         statement = statement.where(Competency.code == competency)
@@ -74,6 +81,13 @@ async def search_indicators(
         statement = statement.where(Indicator.polarity == polarity)
     if framework is not None:
         statement = statement.where(Framework.slug == framework)
+    if up_to is not None:
+        statement = statement.where(
+            or_(
+                false(),
+                *(and_(Competency.code == code, Level.rank <= rank) for code, rank in up_to),
+            )
+        )
 
     if q:
         query = func.websearch_to_tsquery("english", q)

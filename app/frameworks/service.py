@@ -67,7 +67,7 @@ async def current_version(session: AsyncSession, slug: str) -> VersionRef:
     if row is None:
         await get_framework(session, slug)
         raise NotFound(f"Framework {slug!r} has no published version.")
-    return VersionRef(*row.tuple())
+    return VersionRef(*row)
 
 
 async def get_version(session: AsyncSession, slug: str, version: str) -> VersionRef:
@@ -79,7 +79,7 @@ async def get_version(session: AsyncSession, slug: str, version: str) -> Version
     if row is None:
         await get_framework(session, slug)
         raise NotFound(f"Framework {slug!r} has no version {version!r}.")
-    return VersionRef(*row.tuple())
+    return VersionRef(*row)
 
 
 def check_document(doc: VersionContent, prefix: str = "body") -> None:
@@ -90,6 +90,10 @@ def check_document(doc: VersionContent, prefix: str = "body") -> None:
         )
 
 
+# Metadata lives on the framework and is shared by all its versions' documents.
+META_FIELDS = ("title", "publisher", "jurisdiction", "description", "source")
+
+
 async def _upsert_framework(session: AsyncSession, meta: FrameworkMeta) -> Framework:
     framework = await session.scalar(
         select(Framework).where(Framework.slug == meta.slug).with_for_update()
@@ -97,6 +101,25 @@ async def _upsert_framework(session: AsyncSession, meta: FrameworkMeta) -> Frame
     if framework is None:
         framework = Framework(id=uuid.uuid4(), created_at=utcnow(), slug=meta.slug)
         session.add(framework)
+    else:
+        changed = [f for f in META_FIELDS if getattr(framework, f) != getattr(meta, f)]
+        released = await session.scalar(
+            select(FrameworkVersion.id)
+            .where(
+                FrameworkVersion.framework_id == framework.id, FrameworkVersion.status != "draft"
+            )
+            .limit(1)
+        )
+        if changed and released is not None:
+            # Otherwise an unpublished draft would rewrite what published versions serve.
+            raise Conflict(
+                f"Framework {meta.slug!r} has a published version, which never changes; its "
+                "metadata (shared by every version) must stay as it is.",
+                errors=[
+                    FieldError(field=f"body.{f}", message="differs from the published framework")
+                    for f in changed
+                ],
+            )
     framework.title = meta.title
     framework.publisher = meta.publisher
     framework.jurisdiction = meta.jurisdiction
@@ -231,16 +254,23 @@ async def replace_draft(
             f"Version {ref.version.version!r} is {ref.version.status}; only drafts change. "
             "Create a new version instead."
         )
-    if doc.slug != ref.framework.slug or doc.version != ref.version.version:
-        raise UnprocessableEntity(
-            "The document's slug and version must match the URL.",
-            errors=[FieldError(field="body.version", message="must match the URL")],
+    mismatched = [
+        FieldError(field=f"body.{name}", message="must match the URL")
+        for name, value, url in (
+            ("slug", doc.slug, ref.framework.slug),
+            ("version", doc.version, ref.version.version),
         )
-    check_document(doc)
+        if value != url
+    ]
+    problems = mismatched + document_problems(doc)
+    if problems:
+        raise UnprocessableEntity(
+            f"The framework document has {len(problems)} problem(s).", errors=problems
+        )
+    framework = await _upsert_framework(session, doc)
     await session.execute(delete(Competency).where(Competency.version_id == ref.version.id))
     await session.execute(delete(Level).where(Level.version_id == ref.version.id))
     await session.execute(delete(Cluster).where(Cluster.version_id == ref.version.id))
-    framework = await _upsert_framework(session, doc)
     ref.version.notes = doc.notes
     ref.version.updated_at = utcnow()
     await _insert_content(session, ref.version, doc)

@@ -1,0 +1,1 @@
+"""Assessments: instruments, scores, the CPro assessment policy and computed results."""

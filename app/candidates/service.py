@@ -1,0 +1,594 @@
+"""Candidates: HRIS upserts, portal registration, edits, transitions, reads.
+
+Every change bumps ``version`` (the ETag) and appends an event to the change feed in the same
+transaction. No personal data is logged and none goes into events: events carry ids, status
+and the names of the fields that changed.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agencies.service import agency_exists
+from app.auth.roles import Role
+from app.auth.service import Caller
+from app.candidates import program
+from app.candidates.models import Candidate, CandidateTransition
+from app.candidates.schemas import (
+    PRIORITY_REASONS,
+    BatchItemResult,
+    CandidateBatchItem,
+    CandidateCreate,
+    CandidateFields,
+    CandidateOut,
+    CandidatePatch,
+)
+from app.candidates.state import OUTCOMES, STEP_DATA, Status, Track, staff_next, system_may
+from app.core.database import utcnow
+from app.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    UnprocessableEntity,
+    field_path,
+)
+from app.core.pagination import decode_cursor, encode_cursor
+from app.integrations.feed import Event, append_events
+
+SYNCED_FIELDS = (
+    "given_name",
+    "family_name",
+    "email",
+    "position_title",
+    "salary_grade",
+    "priority",
+    "track",
+)
+
+
+def actor_of(caller: Caller | None) -> str:
+    return f"{caller.name} (key {caller.key_id})" if caller else "system"
+
+
+def etag_of(candidate: Candidate) -> str:
+    return f'"{candidate.id}.{candidate.version}"'
+
+
+def effective_status(candidate: Candidate, today: date | None = None) -> Status:
+    """The status as of now: a supplemental chance is forfeited the day after its deadline,
+    whether or not the sweep has written that down yet."""
+    status = Status(candidate.status)
+    deadline = candidate.supplemental_deadline
+    if (
+        status is Status.supplemental_eligible
+        and deadline is not None
+        and (today or utcnow().date()) > deadline
+    ):
+        return Status.forfeited
+    return status
+
+
+def status_is(status: Status) -> ColumnElement[bool]:
+    """SQL for "the effective status is ``status``" (see ``effective_status``)."""
+    lapsed = and_(
+        Candidate.status == Status.supplemental_eligible.value,
+        Candidate.supplemental_deadline < func.current_date(),
+    )
+    if status is Status.forfeited:
+        return or_(Candidate.status == status.value, lapsed)
+    if status is Status.supplemental_eligible:
+        return and_(Candidate.status == status.value, ~lapsed)
+    return Candidate.status == status.value
+
+
+def to_out(candidate: Candidate) -> CandidateOut:
+    status = effective_status(candidate)
+    track = Track(candidate.track) if candidate.track else None
+    return CandidateOut(
+        id=candidate.id,
+        agency=candidate.agency_code,
+        external_id=candidate.external_id,
+        given_name=candidate.given_name,
+        family_name=candidate.family_name,
+        email=candidate.email,
+        position_title=candidate.position_title,
+        salary_grade=candidate.salary_grade,
+        priority=candidate.priority,
+        priority_reason=PRIORITY_REASONS.get(candidate.priority) if candidate.priority else None,
+        track=track,
+        status=status,
+        supplemental_deadline=candidate.supplemental_deadline,
+        reenrollment_tracks=[Track(t) for t in candidate.reenrollment_tracks]
+        if candidate.reenrollment_tracks is not None
+        else None,
+        allowed_transitions=staff_next(status, track),
+        version=candidate.version,
+        created_at=candidate.created_at,
+        updated_at=candidate.updated_at,
+    )
+
+
+def _visible_to(caller: Caller) -> ColumnElement[bool]:
+    if caller.role is Role.agency:
+        return Candidate.agency_code == caller.agency_code
+    return literal_column("true")
+
+
+async def get_candidate(
+    session: AsyncSession, caller: Caller, candidate_id: uuid.UUID, *, for_update: bool = False
+) -> Candidate:
+    """The candidate, if the caller may see it; another agency's candidate is simply not found."""
+    statement = select(Candidate).where(Candidate.id == candidate_id, _visible_to(caller))
+    if for_update:
+        statement = statement.with_for_update()
+    candidate = await session.scalar(statement)
+    if candidate is None:
+        raise NotFound("No candidate with that id.")
+    return candidate
+
+
+def check_if_match(candidate: Candidate | None, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    if candidate is None:
+        raise PreconditionFailed("If-Match was sent but the candidate does not exist.")
+    tags = {tag.strip() for tag in if_match.split(",")}
+    if "*" not in tags and etag_of(candidate) not in tags:
+        raise PreconditionFailed(
+            "The candidate changed since you read it; GET it again and retry with the new ETag.",
+            current_etag=etag_of(candidate),
+        )
+
+
+async def _require_agency(session: AsyncSession, code: str, field: str) -> None:
+    if not await agency_exists(session, code):
+        raise UnprocessableEntity(
+            f"No agency with code {code!r}.",
+            errors=[FieldError(field=field, message="unknown agency")],
+        )
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    candidate_id: uuid.UUID
+    outcome: str  # created | updated | unchanged
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [name for name in SYNCED_FIELDS if before.get(name) != after.get(name)]
+
+
+async def upsert_many(
+    session: AsyncSession,
+    agency_code: str,
+    records: Sequence[tuple[str, CandidateFields]],
+    actor: str,
+) -> list[UpsertOutcome]:
+    """Create or update candidates by (agency, external_id), concurrency-safe.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... WHERE something changed`` for all records: a
+    concurrent insert of the same employee turns into an update, never a twin. Rows that come
+    back were created (``xmax = 0``) or updated; the rest were unchanged.
+    """
+    if not records:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "agency_code": agency_code,
+            "external_id": external_id,
+            **fields.model_dump(include=set(SYNCED_FIELDS)),
+            "status": Status.registered.value,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for external_id, fields in records
+    ]
+    statement = insert(Candidate).values(rows)
+    excluded = statement.excluded
+    # A sync may omit the track; it never clears one already chosen.
+    updates = {name: getattr(excluded, name) for name in SYNCED_FIELDS if name != "track"}
+    updates["track"] = func.coalesce(excluded.track, Candidate.track)
+    changed = or_(
+        *(getattr(Candidate, name).is_distinct_from(value) for name, value in updates.items())
+    )
+    upsert: Any = statement.on_conflict_do_update(
+        index_elements=[Candidate.agency_code, Candidate.external_id],
+        set_={**updates, "version": Candidate.version + 1, "updated_at": now},
+        where=changed,
+    ).returning(
+        Candidate.id,
+        Candidate.external_id,
+        literal_column("xmax = 0").label("created"),
+        Candidate.version,
+    )
+    written = {row.external_id: row for row in (await session.execute(upsert)).all()}
+
+    missing = [external_id for external_id, _ in records if external_id not in written]
+    unchanged: dict[str, uuid.UUID] = {}
+    if missing:
+        found = await session.execute(
+            select(Candidate.external_id, Candidate.id).where(
+                Candidate.agency_code == agency_code, Candidate.external_id.in_(missing)
+            )
+        )
+        unchanged = {
+            external_id: candidate_id for external_id, candidate_id in found.all() if external_id
+        }
+
+    outcomes: list[UpsertOutcome] = []
+    events: list[Event] = []
+    for external_id, _ in records:
+        row = written.get(external_id)
+        if row is None:
+            outcomes.append(UpsertOutcome(unchanged[external_id], "unchanged"))
+            continue
+        kind = "created" if row.created else "updated"
+        outcomes.append(UpsertOutcome(row.id, kind))
+        events.append(
+            Event(
+                type=f"candidate.{kind}",
+                candidate_id=row.id,
+                agency_code=agency_code,
+                data={"external_id": external_id, "version": row.version, "actor": actor}
+                | ({"status": Status.registered.value} if kind == "created" else {}),
+            )
+        )
+    await append_events(session, events)
+    return outcomes
+
+
+async def upsert_one(
+    session: AsyncSession,
+    agency_code: str,
+    external_id: str,
+    fields: CandidateFields,
+    actor: str,
+    if_match: str | None,
+) -> tuple[Candidate, str]:
+    await _require_agency(session, agency_code, "path.agency")
+    if if_match is not None:
+        existing = await session.scalar(
+            select(Candidate)
+            .where(Candidate.agency_code == agency_code, Candidate.external_id == external_id)
+            .with_for_update()
+        )
+        check_if_match(existing, if_match)
+    (outcome,) = await upsert_many(session, agency_code, [(external_id, fields)], actor)
+    candidate = await session.get(Candidate, outcome.candidate_id, populate_existing=True)
+    assert candidate is not None
+    return candidate, outcome.outcome
+
+
+async def upsert_batch(
+    session: AsyncSession, agency_code: str, items: Sequence[dict[str, Any]], actor: str
+) -> list[BatchItemResult]:
+    """Validate each item on its own; write the valid ones together; report every item."""
+    await _require_agency(session, agency_code, "path.agency")
+    results: list[BatchItemResult | None] = [None] * len(items)
+    valid: list[tuple[int, str, CandidateFields]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(items):
+        external_id = raw.get("external_id") if isinstance(raw, dict) else None
+        try:
+            item = CandidateBatchItem.model_validate(raw)
+        except ValidationError as exc:
+            results[index] = BatchItemResult(
+                external_id=external_id if isinstance(external_id, str) else None,
+                outcome="rejected",
+                errors=[
+                    {"field": field_path(("items", index, *e["loc"])), "message": e["msg"]}
+                    for e in exc.errors()
+                ],
+            )
+            continue
+        if item.external_id in seen:
+            results[index] = BatchItemResult(
+                external_id=item.external_id,
+                outcome="rejected",
+                errors=[
+                    {
+                        "field": f"items[{index}].external_id",
+                        "message": "appears twice in this batch",
+                    }
+                ],
+            )
+            continue
+        seen.add(item.external_id)
+        valid.append(
+            (
+                index,
+                item.external_id,
+                CandidateFields.model_validate(item.model_dump(exclude={"external_id"})),
+            )
+        )
+    outcomes = await upsert_many(session, agency_code, [(e, f) for _, e, f in valid], actor)
+    for (index, external_id, _), outcome in zip(valid, outcomes, strict=True):
+        results[index] = BatchItemResult(
+            external_id=external_id, outcome=outcome.outcome, id=outcome.candidate_id
+        )
+    return [r for r in results if r is not None]
+
+
+async def register(session: AsyncSession, body: CandidateCreate, actor: str) -> Candidate:
+    """Portal registration (staff): with an agency and employee id this is an upsert too."""
+    if body.agency is not None:
+        await _require_agency(session, body.agency, "body.agency")
+    if body.agency is not None and body.external_id is not None:
+        fields = CandidateFields.model_validate(body.model_dump(exclude={"agency", "external_id"}))
+        (outcome,) = await upsert_many(session, body.agency, [(body.external_id, fields)], actor)
+        candidate = await session.get(Candidate, outcome.candidate_id, populate_existing=True)
+        assert candidate is not None
+        return candidate
+    if body.external_id is not None:
+        raise UnprocessableEntity(
+            "An employee id belongs to an agency.",
+            errors=[FieldError(field="body.agency", message="required with external_id")],
+        )
+    now = utcnow()
+    candidate = Candidate(
+        id=uuid.uuid4(),
+        agency_code=body.agency,
+        external_id=None,
+        **body.model_dump(include=set(SYNCED_FIELDS)),
+        status=Status.registered.value,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(candidate)
+    await session.flush()
+    await append_events(
+        session,
+        [
+            Event(
+                "candidate.created",
+                candidate.id,
+                candidate.agency_code,
+                {"version": 1, "status": "registered", "actor": actor},
+            )
+        ],
+    )
+    return candidate
+
+
+async def patch(
+    session: AsyncSession,
+    caller: Caller,
+    candidate_id: uuid.UUID,
+    body: CandidatePatch,
+    if_match: str | None,
+) -> Candidate:
+    candidate = await get_candidate(session, caller, candidate_id, for_update=True)
+    check_if_match(candidate, if_match)
+    changes = body.model_dump(exclude_unset=True)
+    nulls = [
+        name for name in ("given_name", "family_name") if name in changes and changes[name] is None
+    ]
+    if nulls:
+        raise UnprocessableEntity(
+            "Names cannot be removed.",
+            errors=[FieldError(field=f"body.{n}", message="may not be null") for n in nulls],
+        )
+    changed = [name for name, value in changes.items() if getattr(candidate, name) != value]
+    if changed:
+        for name in changed:
+            setattr(candidate, name, changes[name])
+        candidate.version += 1
+        candidate.updated_at = utcnow()
+        await session.flush()
+        await append_events(
+            session,
+            [
+                Event(
+                    "candidate.updated",
+                    candidate.id,
+                    candidate.agency_code,
+                    {
+                        "external_id": candidate.external_id,
+                        "version": candidate.version,
+                        "changed": changed,
+                        "actor": actor_of(caller),
+                    },
+                )
+            ],
+        )
+    return candidate
+
+
+def _step_data_problems(target: Status, data: dict[str, Any]) -> list[FieldError]:
+    requirement = STEP_DATA.get(target)
+    problems = []
+    if requirement is not None:
+        for name, meaning in requirement.fields.items():
+            if name not in data:
+                problems.append(
+                    FieldError(field=f"body.data.{name}", message=f"required: {meaning}")
+                )
+    if target is Status.prequalified and "score" in data:
+        score = data["score"]
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 100:
+            problems.append(FieldError(field="body.data.score", message="a number from 0 to 100"))
+    return problems
+
+
+async def transition(
+    session: AsyncSession,
+    candidate: Candidate,
+    target: Status,
+    reason: str,
+    data: dict[str, Any],
+    actor: str,
+    *,
+    system: bool = False,
+    preconditions: list[str] | None = None,
+) -> CandidateTransition:
+    """Move ``candidate`` to ``target`` if the lifecycle allows it, and record the step.
+
+    ``system`` transitions are the service's own (releasing results, the supplemental
+    deadline); staff cannot make them through the API.
+    """
+    current = effective_status(candidate)
+    track = Track(candidate.track) if candidate.track else None
+    allowed = system_may(current, target) if system else target in staff_next(current, track)
+    if not allowed:
+        options = staff_next(current, track)
+        why = " by hand: the service sets outcomes." if target in OUTCOMES and not system else "."
+        raise Conflict(
+            f"A candidate who is {current.value} cannot become {target.value}{why}",
+            current_status=current.value,
+            allowed_next=[s.value for s in options],
+        )
+    problems = _step_data_problems(target, data)
+    if target is Status.enrolled:
+        chosen = data.get("track", candidate.track)
+        if current is Status.reenrollment_required:
+            open_tracks = candidate.reenrollment_tracks or [t.value for t in Track]
+            if chosen not in open_tracks:
+                problems.append(
+                    FieldError(field="body.data.track", message=f"one of {open_tracks}")
+                )
+        elif chosen not in {t.value for t in Track}:
+            problems.append(
+                FieldError(field="body.data.track", message="required: `rpl` or `training`")
+            )
+    if problems:
+        raise UnprocessableEntity(f"The step to {target.value} needs more data.", errors=problems)
+    if preconditions:
+        raise Conflict(
+            f"The candidate cannot become {target.value} yet.", unmet_preconditions=preconditions
+        )
+    if target is Status.enrolled:
+        candidate.track = data.get("track", candidate.track)
+        candidate.reenrollment_tracks = None
+    candidate.status = target.value
+    candidate.version += 1
+    candidate.updated_at = utcnow()
+    step = CandidateTransition(
+        candidate_id=candidate.id,
+        from_status=current.value,
+        to_status=target.value,
+        reason=reason,
+        data=data,
+        actor=actor,
+        at=candidate.updated_at,
+    )
+    session.add(step)
+    await session.flush()
+    await append_events(
+        session,
+        [
+            Event(
+                "candidate.transitioned",
+                candidate.id,
+                candidate.agency_code,
+                {
+                    "external_id": candidate.external_id,
+                    "version": candidate.version,
+                    "from": current.value,
+                    "to": target.value,
+                    "actor": actor,
+                },
+            )
+        ],
+    )
+    return step
+
+
+async def staff_transition(
+    session: AsyncSession,
+    candidate: Candidate,
+    target: Status,
+    reason: str,
+    data: dict[str, Any],
+    actor: str,
+) -> CandidateTransition:
+    """A transition requested by program staff, with the program's preconditions checked."""
+    preconditions = (
+        await program.alp_preconditions(session, candidate)
+        if target is Status.alp_in_progress
+        else None
+    )
+    step = await transition(
+        session, candidate, target, reason, data, actor, preconditions=preconditions
+    )
+    if target is Status.alp_in_progress:
+        await program.start_alp(session, candidate, utcnow().date())
+    return step
+
+
+async def history(session: AsyncSession, candidate_id: uuid.UUID) -> list[CandidateTransition]:
+    return list(
+        (
+            await session.scalars(
+                select(CandidateTransition)
+                .where(CandidateTransition.candidate_id == candidate_id)
+                .order_by(CandidateTransition.id)
+            )
+        ).all()
+    )
+
+
+async def list_candidates(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    agency: str | None,
+    status: Status | None,
+    track: Track | None,
+    priority: int | None,
+    updated_after: Any,
+    q: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Candidate], str | None]:
+    statement = select(Candidate).where(_visible_to(caller))
+    if agency is not None:
+        statement = statement.where(Candidate.agency_code == agency)
+    if status is not None:
+        statement = statement.where(status_is(status))
+    if track is not None:
+        statement = statement.where(Candidate.track == track.value)
+    if priority is not None:
+        statement = statement.where(Candidate.priority == priority)
+    if updated_after is not None:
+        statement = statement.where(Candidate.updated_at > updated_after)
+    if q:
+        statement = statement.where(
+            or_(
+                Candidate.external_id == q,
+                func.lower(Candidate.family_name).startswith(q.lower()),
+                func.lower(Candidate.email) == q.lower(),
+            )
+        )
+    if cursor is not None:
+        created, after_id = decode_cursor(cursor, 2)
+        statement = statement.where(
+            or_(
+                Candidate.created_at > created,
+                and_(Candidate.created_at == created, Candidate.id > after_id),
+            )
+        )
+    rows = list(
+        (
+            await session.scalars(
+                statement.order_by(Candidate.created_at, Candidate.id).limit(limit + 1)
+            )
+        ).all()
+    )
+    next_cursor = (
+        encode_cursor([rows[limit - 1].created_at, rows[limit - 1].id])
+        if len(rows) > limit
+        else None
+    )
+    return rows[:limit], next_cursor

@@ -1,0 +1,235 @@
+"""``Idempotency-Key`` for every POST (IETF httpapi idempotency-key draft; Stripe's semantics).
+
+The first request with a key runs and its response is stored for 24 hours; a retry with the
+same key and the same body gets the stored response again (marked ``Idempotent-Replayed:
+true``); the same key with another body is a 422; a retry while the first is still running is a
+409. Keys are scoped to the caller's credentials, so one caller never sees another's response.
+Responses with status 5xx are not stored: the retry runs again.
+"""
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, Text, delete, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.database import Base, utcnow
+from app.core.errors import problem_response
+
+HEADER = b"idempotency-key"
+RETENTION = timedelta(hours=24)
+# A first request still "in progress" after this long was lost (its process died after the
+# commit but before the response was stored); a retry may then run again.
+ABANDONED_AFTER = timedelta(seconds=60)
+_REPLAYED_HEADERS = {"content-type", "etag", "location"}
+
+
+class IdempotencyRecord(Base):
+    """A POST's response, kept for 24 hours so that a retry with the same key replays it."""
+
+    __tablename__ = "idempotency_record"
+
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    response_body: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def _caller_scope(scope: Scope) -> str:
+    authorization = dict(scope["headers"]).get(b"authorization", b"")
+    return hashlib.sha256(b"caller:" + authorization).hexdigest()
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        raw_key = dict(scope["headers"]).get(HEADER)
+        if raw_key is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        key = raw_key.decode("latin-1").strip()
+        if not 1 <= len(key) <= 255:
+            response = problem_response(
+                request,
+                status=400,
+                slug="bad-idempotency-key",
+                title="Bad Idempotency-Key",
+                detail="The Idempotency-Key header must be 1 to 255 characters.",
+            )
+            await response(scope, receive, send)
+            return
+
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        fingerprint = hashlib.sha256(
+            scope["method"].encode()
+            + b" "
+            + scope["path"].encode()
+            + b"?"
+            + scope.get("query_string", b"")
+            + b"\n"
+            + body
+        ).hexdigest()
+        caller = _caller_scope(scope)
+        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
+
+        claimed, record = await self._claim(sessionmaker, caller, key, scope, fingerprint)
+        if not claimed:
+            assert record is not None
+            await self._answer_existing(request, record, fingerprint, scope, receive, send)
+            return
+
+        sent_body = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        finally:
+            await self._finish(sessionmaker, caller, key, status, headers, b"".join(chunks))
+
+    async def _claim(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        caller: str,
+        key: str,
+        scope: Scope,
+        fingerprint: str,
+    ) -> tuple[bool, IdempotencyRecord | None]:
+        now = utcnow()
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == caller,
+                    IdempotencyRecord.key == key,
+                    (IdempotencyRecord.expires_at < now)
+                    | (
+                        IdempotencyRecord.status_code.is_(None)
+                        & (IdempotencyRecord.created_at < now - ABANDONED_AFTER)
+                    ),
+                )
+            )
+            inserted = await session.scalar(
+                insert(IdempotencyRecord)
+                .values(
+                    caller=caller,
+                    key=key,
+                    method=scope["method"],
+                    path=scope["path"],
+                    request_hash=fingerprint,
+                    created_at=now,
+                    expires_at=now + RETENTION,
+                )
+                .on_conflict_do_nothing()
+                .returning(IdempotencyRecord.key)
+            )
+            if inserted is not None:
+                return True, None
+            record = await session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+                )
+            )
+            return False, record
+
+    async def _answer_existing(
+        self,
+        request: Request,
+        record: IdempotencyRecord,
+        fingerprint: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        response: Response
+        if record.request_hash != fingerprint:
+            response = problem_response(
+                request,
+                status=422,
+                slug="idempotency-key-reused",
+                title="Idempotency-Key reused",
+                detail="This Idempotency-Key was used with a different request; use a new key.",
+            )
+        elif record.status_code is None:
+            response = problem_response(
+                request,
+                status=409,
+                slug="idempotency-key-in-progress",
+                title="Request in progress",
+                detail="A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        else:
+            headers: dict[str, Any] = dict(record.response_headers or {})
+            headers["Idempotent-Replayed"] = "true"
+            response = Response(
+                content=record.response_body or b"",
+                status_code=record.status_code,
+                headers=headers,
+            )
+        await response(scope, receive, send)
+
+    async def _finish(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        caller: str,
+        key: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None:
+        where = (IdempotencyRecord.caller == caller) & (IdempotencyRecord.key == key)
+        async with sessionmaker() as session, session.begin():
+            if status >= 500:
+                await session.execute(delete(IdempotencyRecord).where(where))
+                return
+            kept = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in headers
+                if name.decode("latin-1").lower() in _REPLAYED_HEADERS
+            }
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(where)
+                .values(status_code=status, response_headers=kept, response_body=body)
+            )

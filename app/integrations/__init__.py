@@ -1,0 +1,1 @@
+"""What other systems consume: the candidate change feed and signed webhooks."""

@@ -1,0 +1,181 @@
+"""The webhook delivery worker (``cpro worker``, and inside ``cpro serve`` by default).
+
+Each subscription is delivered in event order, one event at a time. A worker leases a
+subscription before delivering (``FOR UPDATE SKIP LOCKED`` then a lease in the row), so several
+workers in several processes never deliver the same event at once; a failed delivery is retried
+with exponential backoff and jitter and delays only its own subscription. Delivery is
+at-least-once: a worker that dies after the receiver answered but before recording it leaves
+the event to be sent again, with the same ``webhook-id``.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import ColumnElement, any_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.database import utcnow
+from app.core.settings import Settings
+from app.integrations.models import CandidateEvent, WebhookDelivery, WebhookSubscription
+from app.integrations.webhooks import payload, signed_headers
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential (2, 4, 8, ... seconds, at most an hour) with jitter in its upper half."""
+    delay = min(MAX_BACKOFF_SECONDS, 2.0**attempt)
+    return random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
+
+
+def _pending_for_any() -> ColumnElement[bool]:
+    """SQL: the (correlated) subscription has an event it has not been sent."""
+    return exists().where(
+        CandidateEvent.position > WebhookSubscription.delivered_position,
+        or_(
+            WebhookSubscription.agency_code.is_(None),
+            CandidateEvent.agency_code == WebhookSubscription.agency_code,
+        ),
+        CandidateEvent.type == any_(WebhookSubscription.events),
+    )
+
+
+def _wanted_by(subscription: WebhookSubscription) -> list[ColumnElement[bool]]:
+    conditions = [
+        CandidateEvent.position > subscription.delivered_position,
+        CandidateEvent.type.in_(subscription.events),
+    ]
+    if subscription.agency_code is not None:
+        conditions.append(CandidateEvent.agency_code == subscription.agency_code)
+    return conditions
+
+
+async def _claim(
+    session: AsyncSession, worker_id: str
+) -> tuple[WebhookSubscription, CandidateEvent] | None:
+    now = utcnow()
+    subscription = await session.scalar(
+        select(WebhookSubscription)
+        .where(
+            WebhookSubscription.active,
+            WebhookSubscription.next_attempt_at <= now,
+            or_(WebhookSubscription.lease_until.is_(None), WebhookSubscription.lease_until < now),
+            _pending_for_any(),
+        )
+        .order_by(WebhookSubscription.next_attempt_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if subscription is None:
+        return None
+    event = await session.scalar(
+        select(CandidateEvent)
+        .where(*_wanted_by(subscription))
+        .order_by(CandidateEvent.position)
+        .limit(1)
+    )
+    assert event is not None
+    subscription.lease_owner = worker_id
+    subscription.lease_until = now + LEASE
+    return subscription, event
+
+
+async def deliver_next(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    settings: Settings,
+    worker_id: str,
+) -> bool:
+    """Deliver one due event of one subscription; False when nothing was due."""
+    async with sessionmaker() as session, session.begin():
+        claimed = await _claim(session, worker_id)
+    if claimed is None:
+        return False
+    subscription, event = claimed
+    body = payload(event)
+    started = time.perf_counter()
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        response = await client.post(
+            subscription.url,
+            content=body,
+            headers=signed_headers(subscription.secret, event, body, utcnow()),
+        )
+        status_code = response.status_code
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    succeeded = status_code is not None and 200 <= status_code < 300
+    duration_ms = int((time.perf_counter() - started) * 1000)
+
+    async with sessionmaker() as session, session.begin():
+        current = await session.get(WebhookSubscription, subscription.id, with_for_update=True)
+        if current is None or current.lease_owner != worker_id:
+            return True  # deleted, or the lease expired and another worker took over
+        attempt = current.attempts + 1
+        session.add(
+            WebhookDelivery(
+                subscription_id=current.id,
+                event_id=event.id,
+                event_position=event.position,
+                attempt=attempt,
+                status_code=status_code,
+                error=error,
+                duration_ms=duration_ms,
+                succeeded=succeeded,
+                at=utcnow(),
+            )
+        )
+        if succeeded or attempt >= settings.webhook_max_attempts:
+            if not succeeded:
+                logger.warning(
+                    "webhook event given up",
+                    extra={"subscription_id": str(current.id), "attempts": attempt},
+                )
+            current.delivered_position = event.position
+            current.attempts = 0
+            current.next_attempt_at = utcnow()
+        else:
+            current.attempts = attempt
+            current.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(attempt))
+        current.lease_owner = None
+        current.lease_until = None
+    return True
+
+
+async def run_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    concurrency: int = 4,
+    idle_seconds: float = 0.5,
+) -> None:
+    """Deliver until ``stop`` is set; ``concurrency`` subscriptions at a time, so one slow
+    receiver holds up only itself."""
+    worker_id = uuid.uuid4().hex
+    async with httpx.AsyncClient(
+        timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+    ) as client:
+
+        async def loop() -> None:
+            while not stop.is_set():
+                try:
+                    worked = await deliver_next(sessionmaker, client, settings, worker_id)
+                except Exception:
+                    logger.exception("webhook delivery loop error")
+                    worked = False
+                if not worked:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+
+        await asyncio.gather(*(loop() for _ in range(concurrency)))

@@ -1,0 +1,1 @@
+"""Job qualification standards: the competencies and levels a position requires."""
