@@ -9,6 +9,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assessments.service import load_reference_policies
 from app.auth.service import ensure_admin_key
 from app.candidates.program import load_reference_fees
 from app.core.database import create_engine, create_sessionmaker
@@ -33,6 +34,7 @@ async def load_reference_data(session: AsyncSession) -> None:
     # The examples point at framework versions, so they come after the frameworks.
     await load_example_standards(session)
     await load_reference_fees(session)
+    await load_reference_policies(session)
 
 
 async def prepare(database_url: str, settings: Settings) -> None:

@@ -9,9 +9,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
+from app.assessments.router import router as assessments_router
 from app.auth.router import router as api_keys_router
 from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
+from app.certificates.router import router as certificates_router
 from app.core import health
 from app.core.database import create_engine, create_sessionmaker
 from app.core.embedded import start_embedded_postgres
@@ -53,6 +55,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     qualifications_router,
     candidates_router,
     candidate_program_router,
+    assessments_router,
+    certificates_router,
     integrations_router,
     case_router,
 )

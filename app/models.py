@@ -1,8 +1,17 @@
 """Every area's tables, imported in one place for Alembic's metadata."""
 
 from app.agencies.models import Agency
+from app.assessments.models import (
+    Assessment,
+    AssessmentAssessor,
+    AssessmentPolicy,
+    EvidenceItem,
+    Score,
+    ScoreChange,
+)
 from app.auth.models import ApiKey
 from app.candidates.models import Candidate, CandidateTransition
+from app.certificates.models import Certificate
 from app.core.database import Base
 from app.core.idempotency import IdempotencyRecord
 from app.frameworks.models import (
@@ -25,13 +34,18 @@ from app.qualifications.models import QualificationRequirement, QualificationSta
 __all__ = [
     "Agency",
     "ApiKey",
+    "Assessment",
+    "AssessmentAssessor",
+    "AssessmentPolicy",
     "Base",
     "Candidate",
     "CandidateEvent",
     "CandidateTransition",
+    "Certificate",
     "Cluster",
     "Competency",
     "Element",
+    "EvidenceItem",
     "Framework",
     "FrameworkVersion",
     "IdempotencyRecord",
@@ -40,6 +54,8 @@ __all__ = [
     "LevelDescription",
     "QualificationRequirement",
     "QualificationStandard",
+    "Score",
+    "ScoreChange",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -21,9 +21,10 @@ from tests.database import fresh_database
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
+        data_dir=tmp_path_factory.mktemp("cpro-data"),
         database_url=None,
         log_level="INFO",
         cors_origins=[],

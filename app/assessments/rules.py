@@ -60,6 +60,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
+from app.candidates.state import Track as CandidateTrack
+
 COMPETENCY_COUNT = 5
 """CPro assesses the five competencies of the CSC framework (Resolutions 1500615, 1501534)."""
 SUPPLEMENTAL_MIN_PASSED = 3
@@ -101,13 +103,8 @@ class Instrument(StrEnum):
     """The candidate's actual experience of applying the competency."""
 
 
-class Track(StrEnum):
-    """The candidate's CPro track."""
-
-    training = "training"
-    """Leadership and Management Development Course, then an Action Learning Project."""
-    rpl = "rpl"
-    """Recognition of Prior Learning: pre-qualifying written test, then a portfolio."""
+# The candidate's track is the candidates area's; re-exported for the rules' callers.
+Track = CandidateTrack
 
 
 class AssessmentKind(StrEnum):

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     """The service's public URL, used in ids it publishes (certificates, credentials)."""
 
+    signing_key_file: Path | None = None
+    """Ed25519 key (PEM) that signs Open Badges credentials; default ``<data_dir>/keys/credentials-ed25519.pem``,
+    created on first use. Back it up: credentials issued with it verify only against it."""
+
     run_worker: bool = True
     """Run the webhook delivery worker inside ``cpro serve`` (else run ``cpro worker``)."""
 

@@ -76,11 +76,10 @@ from app.frameworks.schemas import (
     FrameworkVersionOut,
     IndicatorDoc,
     LevelDoc,
+    Name,
+    Text,
     VersionLabel,
 )
-from app.frameworks.schemas import Code as CodeType
-from app.frameworks.schemas import Name as NameType
-from app.frameworks.schemas import Text as TextType
 
 # Fixed for good: every identifier ever published derives from it.
 CASE_NAMESPACE = uuid.UUID("5e640998-a252-5772-99ac-614d935f3b34")
@@ -362,8 +361,6 @@ def _add_competency(
             enumeration=n,
             complete=element.complete,
         )
-    # The heading comes after the positives under the competency, as in the source.
-    negatives: Json | None = None
     direct = [
         (n, indicator)
         for n, indicator in enumerate(competency.indicators, start=1)
@@ -395,6 +392,8 @@ def _add_competency(
                 complete=indicator.complete,
                 level=levels[indicator.level] if indicator.level else None,
             )
+    # The negatives' heading comes after the positives, as in the source.
+    negatives: Json | None = None
     if competency.negative_indicators_title is not None:
         negatives = package.item(
             f"{at}/negative-indicators",
@@ -547,10 +546,9 @@ def text_problems(value: Any, root: tuple[str | int, ...]) -> list[FieldError]:
 
 
 _POSITION = re.compile(r"[1-9][0-9]{0,5}")
-_CODE = TypeAdapter(CodeType)
-_NAME = TypeAdapter(NameType)
-_TEXT = TypeAdapter(TextType)
-_VERSION = TypeAdapter(VersionLabel)
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
+_TEXT: TypeAdapter[str] = TypeAdapter(Text)
+_VERSION: TypeAdapter[str] = TypeAdapter(VersionLabel)
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from app.core.database import Session
-from app.core.errors import ProblemError
+from app.core.errors import ProblemError, problem_responses
 from app.core.http_cache import cached_response, strong_etag
 from app.frameworks import case_provider
 from app.frameworks.case import CASE_PATH
@@ -83,10 +83,16 @@ def case_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such object among published and retired versions (`unknownobject`), or the "
         "id is not a UUID (`invaliduuid`).",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"model": ImsxStatusInfo, "description": descriptions[status]}
         for status in statuses
     }
+    # Validation errors are the 400 above, never FastAPI's 422; only an unexpected failure
+    # (500) leaves through the service-wide problem details handler.
+    responses["default"] = problem_responses(500)[500] | {
+        "description": "An unexpected failure: problem details with a `request_id`."
+    }
+    return responses
 
 
 router = APIRouter(prefix=CASE_PATH, tags=["CASE 1.1"], route_class=CaseRoute)
