@@ -66,10 +66,10 @@ def _migrate(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import signal
 
+    from app.background import run_background
     from app.core.database import create_engine, create_sessionmaker
     from app.core.embedded import stop_embedded_postgres
     from app.core.logging import configure_logging
-    from app.integrations.worker import run_worker
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -82,7 +82,7 @@ def _worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         engine = create_engine(url, settings)
         try:
-            await run_worker(
+            await run_background(
                 create_sessionmaker(engine), settings, stop, concurrency=args.concurrency
             )
         finally:

@@ -5,13 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from app.agencies.schemas import AgencyCode
 from app.auth.dependencies import Allow, Staff
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.candidates import service
+from app.candidates.csv_import import parse_candidates_csv
 from app.candidates.schemas import (
     BatchIn,
     BatchOut,
@@ -19,6 +20,8 @@ from app.candidates.schemas import (
     CandidateOut,
     CandidatePatch,
     CandidateUpsert,
+    CsvImportOut,
+    CsvRowResult,
     ExternalId,
     TransitionIn,
     TransitionOut,
@@ -93,6 +96,41 @@ async def batch_agency_candidates(
     _own_agency(caller, agency)
     items = await service.upsert_batch(session, agency, body.items, service.actor_of(caller))
     return BatchOut(items=items)
+
+
+@router.post(
+    "/agencies/{agency}/candidates:import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "external_id,given_name,family_name,email,position_title,salary_grade,priority,track\n"
+                    "EMP-1,Maria,Santos,maria.santos@doh.gov.ph,Supervising Administrative Officer,22,2,\n",
+                }
+            },
+        }
+    },
+    responses=problem_responses(400, 401, 403, 422),
+    summary="Import candidates from a CSV sheet",
+)
+async def import_agency_candidates(
+    agency: AgencyCode, request: Request, session: Session, caller: Syncer
+) -> CsvImportOut:
+    """For agencies without an HRIS API: a UTF-8 CSV with a header row (`external_id`,
+    `given_name`, `family_name` required; `email`, `position_title`, `salary_grade`,
+    `priority`, `track` optional), up to 1,000 rows. The same upsert as the batch endpoint:
+    each row is reported with its row number (the header is row 1) and its outcome."""
+    _own_agency(caller, agency)
+    items = parse_candidates_csv(await request.body())
+    results = await service.upsert_batch(session, agency, items, service.actor_of(caller))
+    return CsvImportOut(
+        rows=[
+            CsvRowResult(row=index + 2, **result.model_dump())
+            for index, result in enumerate(results)
+        ]
+    )
 
 
 @router.post(

@@ -9,7 +9,7 @@ from app.candidates.state import Status, Track
 
 ExternalId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", max_length=64),
     Field(description="The agency's own employee id.", examples=["EMP-2024-00123"]),
 ]
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -188,8 +188,18 @@ class BatchItemResult(BaseModel):
         description="`created`, `updated`, `unchanged` or `rejected`.", examples=["created"]
     )
     id: uuid.UUID | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Why the item was rejected: each field and message."
+    )
 
 
 class BatchOut(BaseModel):
     items: list[BatchItemResult]
+
+
+class CsvRowResult(BatchItemResult):
+    row: int = Field(description="The row number in the sheet (the header is row 1).", examples=[2])
+
+
+class CsvImportOut(BaseModel):
+    rows: list[CsvRowResult]

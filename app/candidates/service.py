@@ -438,7 +438,9 @@ async def transition(
     ``system`` transitions are the service's own (releasing results, the supplemental
     deadline); staff cannot make them through the API.
     """
-    current = effective_status(candidate)
+    # The service acts on the stored status (the sweep records a lapse that reads already
+    # as forfeited); staff act on the status as everyone reads it.
+    current = Status(candidate.status) if system else effective_status(candidate)
     track = Track(candidate.track) if candidate.track else None
     allowed = system_may(current, target) if system else target in staff_next(current, track)
     if not allowed:
@@ -592,3 +594,37 @@ async def list_candidates(
         else None
     )
     return rows[:limit], next_cursor
+
+
+async def record_lapsed_supplementals(session: AsyncSession) -> int:
+    """Write down the forfeitures that reads already show (status ``supplemental_eligible``
+    past its deadline), so that the history, the feed and webhooks have them too."""
+    lapsed = list(
+        (
+            await session.scalars(
+                select(Candidate)
+                .where(
+                    Candidate.status == Status.supplemental_eligible.value,
+                    Candidate.supplemental_deadline < func.current_date(),
+                )
+                .order_by(Candidate.id)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+    for candidate in lapsed:
+        await transition(
+            session,
+            candidate,
+            Status.forfeited,
+            "the supplemental assessment deadline passed",
+            {
+                "deadline": candidate.supplemental_deadline.isoformat()
+                if candidate.supplemental_deadline
+                else None
+            },
+            "system",
+            system=True,
+        )
+    return len(lapsed)

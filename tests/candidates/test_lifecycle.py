@@ -201,3 +201,23 @@ async def test_list_filters_and_pages(client: AsyncClient, session: AsyncSession
     assert [c["external_id"] for c in rpl["items"]] == ["E0", "E1"]
     found = (await client.get("/v1/candidates", params={"q": "family3"}, headers=hris)).json()
     assert [c["external_id"] for c in found["items"]] == ["E3"]
+
+
+async def test_the_sweep_records_a_lapsed_supplemental_chance_in_the_history(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    from app.candidates.service import record_lapsed_supplementals
+
+    cid, staff = await _registered(client, session)
+    await session.execute(
+        update(Candidate)
+        .where(Candidate.external_id == "EMP-1")
+        .values(status="supplemental_eligible", supplemental_deadline=date.today() - timedelta(days=3))
+    )
+    await session.commit()
+    assert await record_lapsed_supplementals(session) >= 1
+    await session.commit()
+    history = (await client.get(f"/v1/candidates/{cid}/transitions", headers=staff)).json()
+    assert history[-1]["from_status"] == "supplemental_eligible" and history[-1]["to_status"] == "forfeited"
+    assert history[-1]["actor"] == "system"
+    assert await record_lapsed_supplementals(session) == 0

@@ -1,0 +1,1 @@
+"""Reports across candidates and results (cohorts)."""
