@@ -16,9 +16,7 @@ from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
 from app.certificates.router import router as certificates_router
 from app.core import health
-from app.core import metrics
 from app.core.database import create_engine, create_sessionmaker
-from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
 from app.core.errors import install_problem_handlers
 from app.core.idempotency import IdempotencyMiddleware
@@ -28,7 +26,6 @@ from app.core.settings import Settings, get_settings
 from app.frameworks.case_router import router as case_router
 from app.frameworks.exchange_router import router as exchange_router
 from app.frameworks.router import router as frameworks_router
-from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
@@ -102,8 +99,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    if owns_engine:
-        metrics.instrument_pool(app.state.engine)
     stop_worker = asyncio.Event()
     worker = (
         asyncio.create_task(run_background(app.state.sessionmaker, settings, stop_worker))
@@ -117,9 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             await worker
         if owns_engine:
-            metrics.uninstrument_pool(app.state.engine)
             await app.state.engine.dispose()
-            metrics.forget_this_process()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -133,9 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         license_info={"name": "Proprietary - Civil Service Commission"},
-        # Served by install_docs from app/static, not from a CDN.
-        docs_url=None,
-        redoc_url=None,
     )
     app.state.settings = settings
     install_problem_handlers(app)
@@ -150,11 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, runs first: every response, idempotent replays included, carries a request id.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(metrics.MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)
-    app.include_router(metrics_router)
-    install_docs(app)
     return app
 
 
