@@ -212,12 +212,17 @@ async def test_the_sweep_records_a_lapsed_supplemental_chance_in_the_history(
     await session.execute(
         update(Candidate)
         .where(Candidate.external_id == "EMP-1")
-        .values(status="supplemental_eligible", supplemental_deadline=date.today() - timedelta(days=3))
+        .values(
+            status="supplemental_eligible", supplemental_deadline=date.today() - timedelta(days=3)
+        )
     )
     await session.commit()
     assert await record_lapsed_supplementals(session) >= 1
     await session.commit()
     history = (await client.get(f"/v1/candidates/{cid}/transitions", headers=staff)).json()
-    assert history[-1]["from_status"] == "supplemental_eligible" and history[-1]["to_status"] == "forfeited"
+    assert (
+        history[-1]["from_status"] == "supplemental_eligible"
+        and history[-1]["to_status"] == "forfeited"
+    )
     assert history[-1]["actor"] == "system"
     assert await record_lapsed_supplementals(session) == 0

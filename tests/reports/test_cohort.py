@@ -10,14 +10,20 @@ from tests.assessments.test_assessment_flow import _open, _ready_candidate, _sco
 from tests.factories import auth_headers, make_agency
 
 
-async def test_cohort_report_counts_outcomes_and_pass_rates(client: AsyncClient, session: AsyncSession) -> None:
+async def test_cohort_report_counts_outcomes_and_pass_rates(
+    client: AsyncClient, session: AsyncSession
+) -> None:
     cid, staff = await _ready_candidate(client, session)
     assessment = await _open(client, staff, cid)
     codes = assessment["competencies"]
-    await _score_all(client, staff, assessment, {c: (80 if i < 3 else 60) for i, c in enumerate(codes)})
+    await _score_all(
+        client, staff, assessment, {c: (80 if i < 3 else 60) for i, c in enumerate(codes)}
+    )
     await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
 
-    report = (await client.get("/v1/reports/cohort", params={"agency": "DOH"}, headers=staff)).json()
+    report = (
+        await client.get("/v1/reports/cohort", params={"agency": "DOH"}, headers=staff)
+    ).json()
     assert report["results"] == 1
     assert report["outcomes"] == {"certified": 0, "supplemental": 1, "reenrollment": 0}
     rates = {c["code"]: Decimal(c["pass_rate"]) for c in report["competencies"]}
@@ -34,12 +40,20 @@ async def test_cohort_report_counts_outcomes_and_pass_rates(client: AsyncClient,
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["code"] for r in rows if r["kind"] == "competency"] == codes
 
-    empty = (await client.get("/v1/reports/cohort", params={"from": "2099-01-01T00:00:00Z"}, headers=staff)).json()
+    empty = (
+        await client.get(
+            "/v1/reports/cohort", params={"from": "2099-01-01T00:00:00Z"}, headers=staff
+        )
+    ).json()
     assert empty["results"] == 0
 
 
-async def test_agency_keys_see_only_their_cohort(client: AsyncClient, session: AsyncSession) -> None:
+async def test_agency_keys_see_only_their_cohort(
+    client: AsyncClient, session: AsyncSession
+) -> None:
     await make_agency(session, "DBM")
     dbm = await auth_headers(session, Role.agency, "DBM")
-    assert (await client.get("/v1/reports/cohort", params={"agency": "DOH"}, headers=dbm)).status_code == 403
+    assert (
+        await client.get("/v1/reports/cohort", params={"agency": "DOH"}, headers=dbm)
+    ).status_code == 403
     assert (await client.get("/v1/reports/cohort", headers=dbm)).json()["agency"] == "DBM"
