@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app.auth.roles import Role
+from app.auth.roles import KEY_ROLES, Role
 from app.core.settings import Settings, get_settings
 
 
@@ -16,6 +16,20 @@ def _database_url(settings: Settings) -> str:
     from app.core.embedded import start_embedded_postgres
 
     return start_embedded_postgres(settings.data_dir)
+
+
+def _prepare_multiprocess_metrics(settings: Settings) -> None:
+    """Several workers: each keeps its metrics in files under one fresh directory, and a scrape
+    of any of them adds all up (prometheus_client's multiprocess mode). An operator's own
+    ``PROMETHEUS_MULTIPROC_DIR`` wins; it must be emptied before each start, as this one is."""
+    import shutil
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+        settings.data_dir.resolve() / "metrics"
+    )
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -33,6 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(prepare(url, settings))
         # Worker processes read their settings afresh; hand them the server we just prepared.
         os.environ["CPRO_DATABASE_URL"] = url
+        if args.workers > 1:
+            _prepare_multiprocess_metrics(settings)
         uvicorn.run(
             "app.main:create_app",
             factory=True,
@@ -95,12 +111,46 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _privacy_sweep(args: argparse.Namespace) -> int:
+    from app.core.database import create_engine, create_sessionmaker
+    from app.core.embedded import stop_embedded_postgres
+    from app.privacy.service import sweep_all
+
+    settings = get_settings()
+    url = _database_url(settings)
+
+    async def sweep() -> int:
+        engine = create_engine(url, settings)
+        try:
+            return await sweep_all(create_sessionmaker(engine), settings.retention_days)
+        finally:
+            await engine.dispose()
+
+    try:
+        erased = asyncio.run(sweep())
+    finally:
+        stop_embedded_postgres()
+    days = settings.retention_days
+    print(f"anonymized {erased} candidate(s)" + ("" if days else " (CPRO_RETENTION_DAYS is 0)"))
+    return 0
+
+
 def _openapi(args: argparse.Namespace) -> int:
     from app.core.openapi import CONTRACT_PATH, write_contract
     from app.main import create_app
 
     path = write_contract(create_app(), args.output or CONTRACT_PATH)
     print(path)
+    return 0
+
+
+def _roles_table(args: argparse.Namespace) -> int:
+    from app.auth.access import write_roles_table
+    from app.core.schema_version import PROJECT_ROOT
+
+    readme = PROJECT_ROOT / "README.md"
+    changed = write_roles_table(readme)
+    print(f"{readme}: {'role table rewritten' if changed else 'role table already current'}")
     return 0
 
 
@@ -153,14 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply migrations and load reference data")
     migrate.set_defaults(handler=_migrate)
 
+    sweep = commands.add_parser(
+        "privacy-sweep",
+        help="anonymize inactive candidates older than CPRO_RETENTION_DAYS (0: none)",
+    )
+    sweep.set_defaults(handler=_privacy_sweep)
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI contract under openapi/")
     openapi.add_argument("--output", default=None)
     openapi.set_defaults(handler=_openapi)
 
+    roles = commands.add_parser(
+        "roles-table", help="rewrite the README's route-to-roles table from the code"
+    )
+    roles.set_defaults(handler=_roles_table)
+
     keys = commands.add_parser("api-keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="key_command", required=True)
     create = key_commands.add_parser("create", help="create a key; prints the secret last")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--role", required=True, choices=[r.value for r in Role if r in KEY_ROLES])
     create.add_argument("--agency", default=None, help="agency code (role agency only)")
     create.add_argument("--name", default="created from the command line")
     create.set_defaults(handler=_create_api_key)

@@ -10,23 +10,31 @@ from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
 from app.assessments.router import router as assessments_router
+from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
+from app.auth.tokens import TokenVerifier
 from app.background import run_background
 from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
 from app.certificates.router import router as certificates_router
-from app.core import health
+from app.core import health, metrics
 from app.core.database import create_engine, create_sessionmaker
+from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
 from app.core.errors import install_problem_handlers
 from app.core.idempotency import IdempotencyMiddleware
+from app.core.limits import BodySizeLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.openapi import operation_id
+from app.core.rate_limit import RateLimitMiddleware
 from app.core.settings import Settings, get_settings
 from app.frameworks.case_router import router as case_router
 from app.frameworks.exchange_router import router as exchange_router
+from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
+from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
+from app.privacy.router import router as privacy_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
 
@@ -43,6 +51,10 @@ bound to one agency) and `reader` (integrators). Published frameworks are readab
 
 **Lists** return `{"items": [...], "next_cursor": "..." | null}`; pass `next_cursor` back as
 `cursor` to get the next page. `limit` is 1 to 200 (default 50).
+
+**Limits.** Request bodies up to 1 MiB (larger: 413). Requests per minute per API key, and per
+client address without a key, are limited (over it: 429 with `Retry-After`); a query the database
+cancels for taking too long is a 503 with `Retry-After`.
 
 **Times** are UTC, ISO 8601. **Money** is a decimal string in Philippine pesos.
 """
@@ -61,11 +73,22 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     integrations_router,
     case_router,
+    privacy_router,
+    audit_router,
 )
 
 TAGS = [
     {"name": "Health", "description": "Liveness and readiness probes for load balancers."},
     {"name": "API keys", "description": "Keys for machine callers. Admin only."},
+    {
+        "name": "Data privacy",
+        "description": "Data Privacy Act of 2012 requests: a candidate's personal data in one "
+        "document, and erasure.",
+    },
+    {
+        "name": "Audit",
+        "description": "The append-only audit trail: who changed or read what, when. Admin only.",
+    },
     {"name": "Agencies", "description": "Government agencies whose HRIS systems sync candidates."},
     {
         "name": "Frameworks",
@@ -99,6 +122,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    if owns_engine:
+        metrics.instrument_pool(app.state.engine)
     stop_worker = asyncio.Event()
     worker = (
         asyncio.create_task(run_background(app.state.sessionmaker, settings, stop_worker))
@@ -112,7 +137,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             await worker
         if owns_engine:
+            metrics.uninstrument_pool(app.state.engine)
             await app.state.engine.dispose()
+            metrics.forget_this_process()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,8 +153,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         license_info={"name": "Proprietary - Civil Service Commission"},
+        # Served by install_docs from app/static, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    # Built here so that a missing or unusable token key stops the service at start.
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -139,9 +171,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Added last, runs first: every response, idempotent replays included, carries a request id.
     app.add_middleware(IdempotencyMiddleware)
+    # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
+    app.add_middleware(BodySizeLimitMiddleware)
+    # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
+    app.add_middleware(CurrentDocumentFastPath)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(metrics.MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(metrics_router)
+    install_docs(app)
     return app
 
 

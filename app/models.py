@@ -9,11 +9,13 @@ from app.assessments.models import (
     Score,
     ScoreChange,
 )
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.candidates.models import Candidate, CandidateTransition
 from app.certificates.models import Certificate
 from app.core.database import Base
 from app.core.idempotency import IdempotencyRecord
+from app.core.rate_limit import RateLimitWindow
 from app.frameworks.models import (
     Cluster,
     Competency,
@@ -37,6 +39,7 @@ __all__ = [
     "Assessment",
     "AssessmentAssessor",
     "AssessmentPolicy",
+    "AuditEntry",
     "Base",
     "Candidate",
     "CandidateEvent",
@@ -54,6 +57,7 @@ __all__ = [
     "LevelDescription",
     "QualificationRequirement",
     "QualificationStandard",
+    "RateLimitWindow",
     "Score",
     "ScoreChange",
     "WebhookDelivery",

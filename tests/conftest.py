@@ -30,6 +30,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         cors_origins=[],
         webhook_allow_private_targets=True,  # the tests' receivers listen on 127.0.0.1
         webhook_timeout_seconds=2.0,
+        # Off unless a test turns them on (tests/core/test_rate_limits.py): the suite makes
+        # far more requests a minute than any caller should.
+        rate_limit_anonymous=0,
+        rate_limit_key=0,
     )
 
 

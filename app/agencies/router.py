@@ -28,7 +28,7 @@ async def put_agency(
     response: Response,
 ) -> AgencyOut:
     """Create the agency with this code (201) or update its name (200). Safe to retry."""
-    agency, created = await upsert_agency(session, code, body.name)
+    agency, created = await upsert_agency(session, code, body.name, caller)
     if created:
         response.status_code = status.HTTP_201_CREATED
     return AgencyOut.model_validate(agency)

@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 AgencyCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$"),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_length=32),
     Field(
         description="The agency's short code: upper-case letters, digits and dashes.",
         examples=["DOH"],

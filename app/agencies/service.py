@@ -2,20 +2,28 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agencies.models import Agency
+from app.audit.service import Identified, record
 from app.core.database import utcnow
 from app.core.errors import NotFound
 
 
-async def upsert_agency(session: AsyncSession, code: str, name: str) -> tuple[Agency, bool]:
-    """Create the agency or rename it; returns it and whether it was created."""
+async def upsert_agency(
+    session: AsyncSession, code: str, name: str, actor: Identified | None = None
+) -> tuple[Agency, bool]:
+    """Create the agency or rename it; returns it and whether it was created. ``actor``: who
+    asked, for the audit trail (None: the service itself)."""
     agency = await session.get(Agency, code, with_for_update=True)
     if agency is None:
         now = utcnow()
         agency = Agency(code=code, name=name, created_at=now, updated_at=now)
         session.add(agency)
         await session.flush()
+        await record(session, actor, "agency.create", "agency", code, after={"name": name})
         return agency, True
     if agency.name != name:
+        await record(
+            session, actor, "agency.rename", "agency", code, {"name": agency.name}, {"name": name}
+        )
         agency.name = name
         agency.updated_at = utcnow()
         await session.flush()

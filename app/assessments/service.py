@@ -22,6 +22,8 @@ from app.assessments.models import (
     Score,
     ScoreChange,
 )
+from app.audit import service as audit
+from app.audit.service import Actor
 from app.auth.models import ApiKey
 from app.auth.roles import Role
 from app.auth.service import Caller
@@ -281,7 +283,7 @@ async def scores_of(session: AsyncSession, assessment_id: uuid.UUID) -> list[Sco
 
 
 async def put_scores(
-    session: AsyncSession, assessment: Assessment, entries: list[dict[str, Any]], actor: str
+    session: AsyncSession, assessment: Assessment, entries: list[dict[str, Any]], actor: Actor
 ) -> list[Score]:
     """Write scores (insert or change), each checked against the round and the policy range;
     every change is audited. All or nothing: any problem and none is written."""
@@ -331,6 +333,7 @@ async def put_scores(
 
     existing = {(s.competency, s.instrument): s for s in await scores_of(session, assessment.id)}
     now = utcnow()
+    audited: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for entry in entries:
         key = (entry["competency"], entry["instrument"])
         score = existing.get(key)
@@ -344,11 +347,21 @@ async def put_scores(
             or score.remarks != entry.get("remarks")
             or score.assessor != entry.get("assessor")
         ):
+            before, after = audit.changes(
+                {"score": old, "assessor": score.assessor, "remarks": score.remarks},
+                {
+                    "score": entry["score"],
+                    "assessor": entry.get("assessor"),
+                    "remarks": entry.get("remarks"),
+                },
+            )
+            which = {"competency": key[0], "instrument": key[1]}
+            audited.append((which | before, which | after))
             score.score = entry["score"]
             score.assessor = entry.get("assessor")
             score.remarks = entry.get("remarks")
             score.updated_at = now
-            score.updated_by = actor
+            score.updated_by = actor.label
             session.add(
                 ScoreChange(
                     assessment_id=assessment.id,
@@ -356,11 +369,15 @@ async def put_scores(
                     instrument=key[1],
                     old_score=old,
                     new_score=entry["score"],
-                    actor=actor,
+                    actor=actor.label,
                     at=now,
                 )
             )
     await session.flush()
+    for before, after in audited:
+        await audit.record(
+            session, actor, "score.write", "assessment", assessment.id, before, after
+        )
     return list(existing.values())
 
 
@@ -513,17 +530,32 @@ async def release(session: AsyncSession, caller: Caller, assessment_id: uuid.UUI
         actor,
         system=True,
     )
+    await audit.record(
+        session,
+        actor,
+        "assessment.release",
+        "assessment",
+        assessment.id,
+        after={"candidate_id": candidate.id, "outcome": assessment.outcome},
+    )
     if result.outcome is rules.Outcome.certified:
-        session.add(
-            Certificate(
-                serial=_new_serial(),
-                candidate_id=candidate.id,
-                assessment_id=assessment.id,
-                holder_name=f"{candidate.given_name} {candidate.family_name}",
-                issued_on=now.date(),
-                status="valid",
-                created_at=now,
-            )
+        certificate = Certificate(
+            serial=_new_serial(),
+            candidate_id=candidate.id,
+            assessment_id=assessment.id,
+            holder_name=f"{candidate.given_name} {candidate.family_name}",
+            issued_on=now.date(),
+            status="valid",
+            created_at=now,
+        )
+        session.add(certificate)
+        await audit.record(
+            session,
+            actor,
+            "certificate.issue",
+            "certificate",
+            certificate.serial,
+            after={"candidate_id": candidate.id, "holder_name": certificate.holder_name},
         )
     await session.flush()
     return assessment

@@ -13,13 +13,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.roles import Role
 from app.auth.service import Caller, authenticate
+from app.auth.tokens import TokenVerifier, looks_like_token
 from app.core.database import Session
 from app.core.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="An API key (`cpro_...`) sent as `Authorization: Bearer <key>`.",
+    description="An API key (`cpro_...`) sent as `Authorization: Bearer <key>`, or a CSI portal "
+    "user's token (a JWT from the portal's identity provider) as `Authorization: Bearer <token>`.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -31,6 +33,9 @@ async def _caller_or_none(
         if request.headers.get("authorization"):
             raise Unauthorized("The Authorization header must be `Bearer <key>`.")
         return None
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is not None and looks_like_token(credentials.credentials):
+        return verifier.verify(credentials.credentials)
     caller = await authenticate(session, credentials.credentials)
     if caller is None:
         raise Unauthorized("The API key is unknown or revoked.")
@@ -66,5 +71,6 @@ class Public:
 
 AdminOnly = Annotated[Caller, Depends(Allow(Role.admin))]
 Staff = Annotated[Caller, Depends(Allow(Role.admin, Role.staff))]
-AnyRole = Annotated[Caller, Depends(Allow(*Role))]
+# Every role but candidate: a candidate token reaches its own record only, never shared lists.
+AnyRole = Annotated[Caller, Depends(Allow(*(role for role in Role if role is not Role.candidate)))]
 Anyone = Annotated[Caller | None, Depends(Public())]

@@ -26,3 +26,5 @@ class ApiKey(CreatedAt, Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # Set when the key is rotated: it keeps working until then, so callers can switch over.
+    expires_at: Mapped[datetime | None]

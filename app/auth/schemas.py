@@ -2,10 +2,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.agencies.schemas import AgencyCode
-from app.auth.roles import Role
+from app.auth.roles import KEY_ROLES, Role
+
+
+def _key_role(role: Role) -> Role:
+    if role not in KEY_ROLES:
+        raise ValueError("candidates sign in with a portal token; no key holds this role")
+    return role
+
+
+KeyRole = Annotated[Role, AfterValidator(_key_role)]
 
 
 class ApiKeyIn(BaseModel):
@@ -19,7 +28,7 @@ class ApiKeyIn(BaseModel):
         },
     )
 
-    role: Role
+    role: KeyRole
     agency: AgencyCode | None = Field(
         default=None, description="Required for, and only for, role `agency`."
     )
@@ -41,6 +50,22 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="Updated at most once a minute.")
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(
+        default=None, description="Set by rotation: the key stops working at this time."
+    )
+
+
+class RotationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 86400}]}
+    )
+
+    overlap_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=604_800,
+        description="How long the old key keeps working, 0 to 604800 (7 days); default 1 day.",
+    )
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +35,11 @@ class Candidate(CreatedAt, Base):
         Index("ix_candidate_status_created", "status", "created_at", "id"),
         Index("ix_candidate_created", "created_at", "id"),
         Index("ix_candidate_updated", "updated_at", "id"),
+        # The list's `q` (employee id, e-mail, family-name prefix) across agencies: without these
+        # a rare match reads the whole table. text_pattern_ops serves LIKE 'prefix%' under any
+        # collation.
+        Index("ix_candidate_external_id", "external_id"),
+        Index("ix_candidate_email_lower", text("lower(email)")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -51,6 +57,15 @@ class Candidate(CreatedAt, Base):
     reenrollment_tracks: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]
+    """Set when the personal fields were anonymized (an erasure request or the retention sweep)."""
+
+
+Index(
+    "ix_candidate_family_name_lower",
+    func.lower(Candidate.family_name).label("family_name_lower"),
+    postgresql_ops={"family_name_lower": "text_pattern_ops"},
+)
 
 
 class CandidateTransition(Base):

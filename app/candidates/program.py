@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import Actor
 from app.candidates.models import (
     ActionLearningProject,
     Candidate,
@@ -125,7 +126,7 @@ async def lmdc_modules(session: AsyncSession) -> dict[str, str]:
 
 
 async def record_attendance(
-    session: AsyncSession, candidate: Candidate, module: str, attended_on: date, actor: str
+    session: AsyncSession, candidate: Candidate, module: str, attended_on: date, actor: Actor
 ) -> LmdcAttendance:
     modules = await lmdc_modules(session)
     if module not in modules:
@@ -142,10 +143,10 @@ async def record_attendance(
     )
     if existing is not None:
         existing.attended_on = attended_on
-        existing.recorded_by = actor
+        existing.recorded_by = actor.label
         return existing
     attendance = LmdcAttendance(
-        candidate_id=candidate.id, module=module, attended_on=attended_on, recorded_by=actor
+        candidate_id=candidate.id, module=module, attended_on=attended_on, recorded_by=actor.label
     )
     session.add(attendance)
     await session.flush()

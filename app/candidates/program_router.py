@@ -20,7 +20,7 @@ from app.candidates.program_schemas import (
     SelfAssessmentIn,
     SelfAssessmentOut,
 )
-from app.candidates.router import Syncer
+from app.candidates.router import StaffOrSelf, Syncer, SyncerOrSelf
 from app.core.database import Session
 from app.core.errors import NotFound, problem_responses
 from app.frameworks.schemas import Code
@@ -43,13 +43,14 @@ async def submit_self_assessment(
     body: SelfAssessmentIn,
     request: Request,
     session: Session,
-    caller: Staff,
+    caller: StaffOrSelf,
 ) -> SelfAssessmentOut:
     """The candidate's answers on every positive indicator of the five CSC competencies. Returns
     a self-rated level per competency (the highest level whose indicators, and all lower ones,
     are demonstrated) and a recommended track with its reason: RPL when every competency is at
     or above the configured level (`CPRO_RPL_RECOMMENDATION_LEVEL`, default `advanced`), else
-    the Training Track. Only while `registered` or `oriented`."""
+    the Training Track. Only while `registered` or `oriented`. A candidate's portal token
+    submits for its own record only."""
     candidate = await service.get_candidate(session, caller, candidate_id)
     answers = {a.indicator: a.demonstrated for a in body.answers}
     record = await program.self_assess(
@@ -62,7 +63,7 @@ async def submit_self_assessment(
     "/self-assessments", responses=problem_responses(401, 403, 404), summary="List self-assessments"
 )
 async def list_self_assessments(
-    candidate_id: uuid.UUID, session: Session, caller: Syncer
+    candidate_id: uuid.UUID, session: Session, caller: SyncerOrSelf
 ) -> list[SelfAssessmentOut]:
     """Every self-assessment the candidate submitted, oldest first."""
     candidate = await service.get_candidate(session, caller, candidate_id)

@@ -35,6 +35,12 @@ router = APIRouter(prefix="/v1", tags=["Candidates"])
 
 # Agencies' HRIS systems and program staff; agency keys see their own agency only.
 Syncer = Annotated[Caller, Depends(Allow(Role.admin, Role.staff, Role.agency))]
+# The same, and a candidate signed in to the portal, who only ever finds their own record
+# (``service.get_candidate``): another candidate's id is simply not found.
+SyncerOrSelf = Annotated[
+    Caller, Depends(Allow(Role.admin, Role.staff, Role.agency, Role.candidate))
+]
+StaffOrSelf = Annotated[Caller, Depends(Allow(Role.admin, Role.staff, Role.candidate))]
 
 IfMatch = Annotated[
     str | None,
@@ -193,11 +199,12 @@ async def list_candidates(
     summary="Get a candidate",
 )
 async def get_candidate(
-    candidate_id: uuid.UUID, session: Session, caller: Syncer, response: Response
+    candidate_id: uuid.UUID, session: Session, caller: SyncerOrSelf, response: Response
 ) -> CandidateOut:
     """The candidate with its current status (always current: a lapsed supplemental chance reads
-    `forfeited`), the statuses staff may move it to, and an `ETag` for `If-Match`."""
-    candidate = await service.get_candidate(session, caller, candidate_id)
+    `forfeited`), the statuses staff may move it to, and an `ETag` for `If-Match`. A candidate's
+    portal token reads its own record only."""
+    candidate = await service.read_candidate(session, caller, candidate_id)
     return _with_etag(response, service.to_out(candidate))
 
 
@@ -210,12 +217,14 @@ async def patch_candidate(
     candidate_id: uuid.UUID,
     body: CandidatePatch,
     session: Session,
-    caller: Syncer,
+    caller: SyncerOrSelf,
     response: Response,
     if_match: IfMatch = None,
 ) -> CandidateOut:
     """Only the fields sent change. Agency, employee id, track and status cannot be set here
-    (422). Send `If-Match` with the last `ETag` to avoid overwriting someone else's change."""
+    (422). Send `If-Match` with the last `ETag` to avoid overwriting someone else's change.
+    A candidate's portal token edits its own record only, and not `salary_grade` or `priority`
+    (403): those place the candidate in the program."""
     candidate = await service.patch(session, caller, candidate_id, body, if_match)
     return _with_etag(response, service.to_out(candidate))
 

@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agencies.service import agency_exists
+from app.audit import service as audit
+from app.audit.service import SYSTEM, Actor
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.candidates import program
@@ -35,6 +37,7 @@ from app.core.database import utcnow
 from app.core.errors import (
     Conflict,
     FieldError,
+    Forbidden,
     NotFound,
     PreconditionFailed,
     UnprocessableEntity,
@@ -54,8 +57,15 @@ SYNCED_FIELDS = (
 )
 
 
-def actor_of(caller: Caller | None) -> str:
-    return f"{caller.name} (key {caller.key_id})" if caller else "system"
+# Salary grade and priority place a candidate in the program (priority follows the position's
+# level, CPro FAQ); candidates correct their own details but do not rank themselves.
+CANDIDATE_SETTABLE = frozenset({"given_name", "family_name", "email", "position_title"})
+
+
+def actor_of(caller: Caller | None) -> Actor:
+    """Who is acting, for the audit trail; ``.label`` is the text history and events keep (a
+    portal token has no key id: the label names its subject instead)."""
+    return Actor.of(caller)
 
 
 def etag_of(candidate: Candidate) -> str:
@@ -119,6 +129,8 @@ def to_out(candidate: Candidate) -> CandidateOut:
 def _visible_to(caller: Caller) -> ColumnElement[bool]:
     if caller.role is Role.agency:
         return Candidate.agency_code == caller.agency_code
+    if caller.role is Role.candidate:
+        return Candidate.id == caller.candidate_id
     return literal_column("true")
 
 
@@ -170,7 +182,7 @@ async def upsert_many(
     session: AsyncSession,
     agency_code: str,
     records: Sequence[tuple[str, CandidateFields]],
-    actor: str,
+    actor: Actor,
 ) -> list[UpsertOutcome]:
     """Create or update candidates by (agency, external_id), concurrency-safe.
 
@@ -180,6 +192,22 @@ async def upsert_many(
     """
     if not records:
         return []
+    # The audit trail needs the values before the change: lock the existing rows (in id order,
+    # so concurrent batches cannot deadlock here) and read them first.
+    previous = {
+        row.external_id: row._asdict()
+        for row in (
+            await session.execute(
+                select(Candidate.external_id, *(getattr(Candidate, n) for n in SYNCED_FIELDS))
+                .where(
+                    Candidate.agency_code == agency_code,
+                    Candidate.external_id.in_([external_id for external_id, _ in records]),
+                )
+                .order_by(Candidate.id)
+                .with_for_update()
+            )
+        ).all()
+    }
     now = utcnow()
     rows = [
         {
@@ -194,7 +222,10 @@ async def upsert_many(
         }
         for external_id, fields in records
     ]
-    statement = insert(Candidate).values(rows)
+    # Executed with the rows as parameters ("insertmanyvalues"): SQLAlchemy compiles the
+    # statement once and expands its VALUES per page, instead of compiling a 14,000-parameter
+    # statement for every batch.
+    statement = insert(Candidate)
     excluded = statement.excluded
     # A sync may omit the track; it never clears one already chosen.
     updates = {name: getattr(excluded, name) for name in SYNCED_FIELDS if name != "track"}
@@ -211,8 +242,9 @@ async def upsert_many(
         Candidate.external_id,
         literal_column("xmax = 0").label("created"),
         Candidate.version,
+        *(getattr(Candidate, n) for n in SYNCED_FIELDS),
     )
-    written = {row.external_id: row for row in (await session.execute(upsert)).all()}
+    written = {row.external_id: row for row in (await session.execute(upsert, rows)).all()}
 
     missing = [external_id for external_id, _ in records if external_id not in written]
     unchanged: dict[str, uuid.UUID] = {}
@@ -228,6 +260,8 @@ async def upsert_many(
 
     outcomes: list[UpsertOutcome] = []
     events: list[Event] = []
+    # One audit statement for the whole batch, not one round trip per candidate.
+    audited: list[audit.AuditChange] = []
     for external_id, _ in records:
         row = written.get(external_id)
         if row is None:
@@ -235,15 +269,22 @@ async def upsert_many(
             continue
         kind = "created" if row.created else "updated"
         outcomes.append(UpsertOutcome(row.id, kind))
+        stored = {name: getattr(row, name) for name in SYNCED_FIELDS}
+        if kind == "created":
+            before, after = None, {n: v for n, v in stored.items() if v is not None}
+        else:
+            before, after = audit.changes(previous.get(external_id, {}), stored)
+        audited.append((f"candidate.{kind[:-1]}", "candidate", row.id, before, after))
         events.append(
             Event(
                 type=f"candidate.{kind}",
                 candidate_id=row.id,
                 agency_code=agency_code,
-                data={"external_id": external_id, "version": row.version, "actor": actor}
+                data={"external_id": external_id, "version": row.version, "actor": actor.label}
                 | ({"status": Status.registered.value} if kind == "created" else {}),
             )
         )
+    await audit.record_many(session, actor, audited)
     await append_events(session, events)
     return outcomes
 
@@ -253,7 +294,7 @@ async def upsert_one(
     agency_code: str,
     external_id: str,
     fields: CandidateFields,
-    actor: str,
+    actor: Actor,
     if_match: str | None,
 ) -> tuple[Candidate, str]:
     await _require_agency(session, agency_code, "path.agency")
@@ -271,7 +312,7 @@ async def upsert_one(
 
 
 async def upsert_batch(
-    session: AsyncSession, agency_code: str, items: Sequence[dict[str, Any]], actor: str
+    session: AsyncSession, agency_code: str, items: Sequence[dict[str, Any]], actor: Actor
 ) -> list[BatchItemResult]:
     """Validate each item on its own; write the valid ones together; report every item."""
     await _require_agency(session, agency_code, "path.agency")
@@ -309,7 +350,9 @@ async def upsert_batch(
             (
                 index,
                 item.external_id,
-                CandidateFields.model_validate(item.model_dump(exclude={"external_id"})),
+                # Already validated as part of the item: validating again (e-mail and all)
+                # doubled the cost of a batch.
+                CandidateFields.model_construct(**item.model_dump(exclude={"external_id"})),
             )
         )
     outcomes = await upsert_many(session, agency_code, [(e, f) for _, e, f in valid], actor)
@@ -320,7 +363,7 @@ async def upsert_batch(
     return [r for r in results if r is not None]
 
 
-async def register(session: AsyncSession, body: CandidateCreate, actor: str) -> Candidate:
+async def register(session: AsyncSession, body: CandidateCreate, actor: Actor) -> Candidate:
     """Portal registration (staff): with an agency and employee id this is an upsert too."""
     if body.agency is not None:
         await _require_agency(session, body.agency, "body.agency")
@@ -348,6 +391,16 @@ async def register(session: AsyncSession, body: CandidateCreate, actor: str) -> 
     )
     session.add(candidate)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "candidate.create",
+        "candidate",
+        candidate.id,
+        after={
+            n: getattr(candidate, n) for n in SYNCED_FIELDS if getattr(candidate, n) is not None
+        },
+    )
     await append_events(
         session,
         [
@@ -355,7 +408,7 @@ async def register(session: AsyncSession, body: CandidateCreate, actor: str) -> 
                 "candidate.created",
                 candidate.id,
                 candidate.agency_code,
-                {"version": 1, "status": "registered", "actor": actor},
+                {"version": 1, "status": "registered", "actor": actor.label},
             )
         ],
     )
@@ -371,7 +424,18 @@ async def patch(
 ) -> Candidate:
     candidate = await get_candidate(session, caller, candidate_id, for_update=True)
     check_if_match(candidate, if_match)
+    if candidate.erased_at is not None:
+        raise Conflict("The candidate's personal data was erased; it cannot be filled in again.")
     changes = body.model_dump(exclude_unset=True)
+    if caller.role is Role.candidate:
+        refused = sorted(set(changes) - CANDIDATE_SETTABLE)
+        if refused:
+            raise Forbidden(
+                "A candidate may change their name, e-mail and position title only.",
+                errors=[
+                    FieldError(field=f"body.{name}", message="set by staff") for name in refused
+                ],
+            )
     nulls = [
         name for name in ("given_name", "family_name") if name in changes and changes[name] is None
     ]
@@ -382,11 +446,21 @@ async def patch(
         )
     changed = [name for name, value in changes.items() if getattr(candidate, name) != value]
     if changed:
+        before = {name: getattr(candidate, name) for name in changed}
         for name in changed:
             setattr(candidate, name, changes[name])
         candidate.version += 1
         candidate.updated_at = utcnow()
         await session.flush()
+        await audit.record(
+            session,
+            actor_of(caller),
+            "candidate.update",
+            "candidate",
+            candidate.id,
+            before,
+            {name: changes[name] for name in changed},
+        )
         await append_events(
             session,
             [
@@ -398,7 +472,7 @@ async def patch(
                         "external_id": candidate.external_id,
                         "version": candidate.version,
                         "changed": changed,
-                        "actor": actor_of(caller),
+                        "actor": actor_of(caller).label,
                     },
                 )
             ],
@@ -428,7 +502,7 @@ async def transition(
     target: Status,
     reason: str,
     data: dict[str, Any],
-    actor: str,
+    actor: Actor,
     *,
     system: bool = False,
     preconditions: list[str] | None = None,
@@ -470,6 +544,7 @@ async def transition(
         raise Conflict(
             f"The candidate cannot become {target.value} yet.", unmet_preconditions=preconditions
         )
+    before = {"status": current.value, "track": candidate.track}
     if target is Status.enrolled:
         candidate.track = data.get("track", candidate.track)
         candidate.reenrollment_tracks = None
@@ -482,11 +557,19 @@ async def transition(
         to_status=target.value,
         reason=reason,
         data=data,
-        actor=actor,
+        actor=actor.label,
         at=candidate.updated_at,
     )
     session.add(step)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "candidate.transition",
+        "candidate",
+        candidate.id,
+        *audit.changes(before, {"status": target.value, "track": candidate.track}),
+    )
     await append_events(
         session,
         [
@@ -499,7 +582,7 @@ async def transition(
                     "version": candidate.version,
                     "from": current.value,
                     "to": target.value,
-                    "actor": actor,
+                    "actor": actor.label,
                 },
             )
         ],
@@ -513,7 +596,7 @@ async def staff_transition(
     target: Status,
     reason: str,
     data: dict[str, Any],
-    actor: str,
+    actor: Actor,
 ) -> CandidateTransition:
     """A transition requested by program staff, with the program's preconditions checked."""
     preconditions = (
@@ -527,6 +610,16 @@ async def staff_transition(
     if target is Status.alp_in_progress:
         await program.start_alp(session, candidate, utcnow().date())
     return step
+
+
+async def read_candidate(
+    session: AsyncSession, caller: Caller, candidate_id: uuid.UUID
+) -> Candidate:
+    """``get_candidate`` for a route that hands the caller the candidate's personal data: the
+    read goes into the audit trail."""
+    candidate = await get_candidate(session, caller, candidate_id)
+    await audit.record_reads(session, caller, "candidate", [candidate.id])
+    return candidate
 
 
 async def history(session: AsyncSession, candidate_id: uuid.UUID) -> list[CandidateTransition]:
@@ -593,6 +686,8 @@ async def list_candidates(
         if len(rows) > limit
         else None
     )
+    # The list carries names and e-mails: each candidate on the page was read.
+    await audit.record_reads(session, caller, "candidate", [c.id for c in rows[:limit]])
     return rows[:limit], next_cursor
 
 
@@ -624,7 +719,7 @@ async def record_lapsed_supplementals(session: AsyncSession) -> int:
                 if candidate.supplemental_deadline
                 else None
             },
-            "system",
+            SYSTEM,
             system=True,
         )
     return len(lapsed)

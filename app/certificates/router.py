@@ -51,7 +51,7 @@ async def revoke_certificate(
     serial: Serial, body: RevocationIn, request: Request, session: Session, caller: AdminOnly
 ) -> CertificateOut:
     """Admin only. The certificate then verifies as `revoked`, with the reason."""
-    return _out(await service.revoke(session, serial, body.reason), request)
+    return _out(await service.revoke(session, serial, body.reason, caller), request)
 
 
 @router.get(

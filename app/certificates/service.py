@@ -3,6 +3,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import Identified, record
 from app.certificates.credentials import (
     CertificateFacts,
     SigningKey,
@@ -36,7 +37,9 @@ async def get_certificate(session: AsyncSession, serial: str) -> Certificate:
     return certificate
 
 
-async def revoke(session: AsyncSession, serial: str, reason: str) -> Certificate:
+async def revoke(
+    session: AsyncSession, serial: str, reason: str, actor: Identified | None
+) -> Certificate:
     certificate = await session.get(Certificate, serial, with_for_update=True)
     if certificate is None:
         raise NotFound("No certificate with that serial.")
@@ -46,6 +49,15 @@ async def revoke(session: AsyncSession, serial: str, reason: str) -> Certificate
     certificate.revoked_at = utcnow()
     certificate.revocation_reason = reason
     await session.flush()
+    await record(
+        session,
+        actor,
+        "certificate.revoke",
+        "certificate",
+        serial,
+        before={"status": "valid"},
+        after={"status": "revoked", "reason": reason},
+    )
     return certificate
 
 

@@ -4,9 +4,10 @@ One unit of work per request: the session dependency commits when the route retu
 back when it raises; services only ``flush()``.
 """
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -61,15 +62,28 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        # Fail fast while the database is away: the request gets a 503 in seconds, not a hang.
+        pool_timeout=settings.db_pool_timeout_seconds,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "timezone": "UTC",
                 "application_name": "cpro-api",
             },
-            "timeout": 5,
+            "timeout": settings.db_connect_timeout_seconds,
+            **(_transaction_pooler_args() if settings.db_transaction_pooler else {}),
         },
     )
+
+
+def _transaction_pooler_args() -> dict[str, Any]:
+    """Behind PgBouncer in transaction mode consecutive statements may reach different server
+    connections, so no prepared statement can be cached or reused by name."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__cpro_{uuid.uuid4().hex}__",
+    }
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -86,7 +100,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            await session.commit()
+            # A request that never touched the database (a cached framework read) has nothing
+            # to commit; any query or add() begins a transaction, so this skips no write.
+            if session.in_transaction():
+                await session.commit()
 
 
 # scope="function": the commit happens before the response leaves, so a 2xx means "stored".

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -218,6 +220,8 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_outage(exc):  # raised in a middleware (idempotency keys) rather than a route
+        return _outage_response(request, exc)
     request_id = getattr(request.state, "request_id", None)
     logger.exception("unhandled error", extra={"request_id": request_id})
     # This response leaves through Starlette's outermost middleware, past the one that adds the
@@ -232,8 +236,87 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (or by an operator).
+QUERY_CANCELED = "57014"
+STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS = 5
+
+
+# The database went away, is restarting, or has no connection to spare: a passing outage (the
+# pool reconnects by itself once it is back), so a 503 the client may retry, never a 500.
+DATABASE_RETRY_AFTER_SECONDS = 5
+# SQLSTATEs of a server that is shutting down, starting, or full; class 08 is "connection
+# exception" (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached now, not that a request is wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, PoolTimeout):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        # Refused, reset, unreachable, timed out: what connecting to a stopped server raises.
+        if isinstance(current, OSError):
+            return True
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str) and (code in OUTAGE_SQLSTATES or code.startswith("08")):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _outage_response(request: Request, exc: BaseException) -> JSONResponse:
+    # The error's class only: its text may name hosts or sockets.
+    logger.warning("database unreachable", extra={"error": type(exc).__name__})
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    return problem_response(
+        request,
+        status=503,
+        slug="service-unavailable",
+        title="Service unavailable",
+        detail="The database cannot be reached at the moment; retry after `Retry-After` "
+        "seconds. A request that got this answer may not have been stored.",
+        headers=headers,
+    )
+
+
+async def _handle_outage(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_outage(exc):
+        raise exc  # not an outage: on to the last-resort handler
+    return _outage_response(request, exc)
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if is_database_outage(exc):
+        return _outage_response(request, exc)
+    if getattr(exc.orig, "pgcode", None) != QUERY_CANCELED:
+        raise exc  # not ours: on to the last-resort handler, as if this one did not exist
+    # No statement text or parameters in the log: they may carry personal data.
+    logger.warning("statement cancelled (statement_timeout)")
+    return problem_response(
+        request,
+        status=503,
+        slug="statement-timeout",
+        title="Service unavailable",
+        detail="The database took too long to answer and the request was cancelled; "
+        "nothing was changed. Retry later.",
+        headers={"Retry-After": str(STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(DBAPIError, _handle_database_error)
+    app.add_exception_handler(PoolTimeout, _handle_outage)
+    app.add_exception_handler(OSError, _handle_outage)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(Exception, _handle_unexpected)

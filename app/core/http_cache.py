@@ -15,6 +15,11 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+def matches_if_none_match(header: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header value names ``etag`` (or is ``*``)."""
+    return _matches(header, etag)
+
+
 def cached_response(
     request: Request,
     body: bytes,

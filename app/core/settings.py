@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -49,8 +49,61 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 12
 
+    framework_cache_seconds: float = 5.0
+    """How long a process serves a framework's current version without asking the database. A
+    publish or retire shows at once in the process that did it, in others within this time."""
+
     db_pool_size: int = 10
     db_statement_timeout_ms: int = 15_000
+
+    db_transaction_pooler: bool = False
+    """The database URL points at PgBouncer in transaction mode: prepared statements are
+    neither cached nor reused by name (asyncpg ``statement_cache_size=0``)."""
+
+    retention_days: int = Field(default=0, ge=0)
+    """Days after which a withdrawn, forfeited or re-enrollment-required candidate, untouched
+    since, is anonymized by ``cpro privacy-sweep`` and the hourly background sweep; 0 keeps
+    everyone."""
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    """Largest request body accepted, in bytes (counted as it streams in); larger: 413."""
+
+    rate_limit_anonymous: int = Field(default=600, ge=0)
+    """Requests per minute per client address for calls without a key; 0 turns the limit off."""
+
+    rate_limit_key: int = Field(default=6000, ge=0)
+    """Requests per minute per API key; 0 turns the limit off."""
+
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    """How long opening a database connection may take before the request gets a 503."""
+
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    """How long a request waits for a free pooled connection before it gets a 503."""
+
+    jwt_issuer: str | None = None
+    """The CSI portal identity provider's ``iss``; required when token keys are configured."""
+
+    jwt_audience: str | None = None
+    """The ``aud`` that portal tokens for this service carry; required with token keys."""
+
+    jwt_public_key_file: Path | None = None
+    """A PEM public key (RSA, P-256 or Ed25519) that verifies portal tokens."""
+
+    jwt_jwks_file: Path | None = None
+    """A JWKS JSON file with the identity provider's public keys (chosen by ``kid``)."""
+
+    jwt_role_claim: str = "cpro_role"
+    """The token claim naming the role: ``staff``, ``assessor``, ``reader`` or ``candidate``."""
+
+    jwt_candidate_claim: str = "cpro_candidate_id"
+    """The token claim carrying a ``candidate`` token's own candidate id."""
+
+    @model_validator(mode="after")
+    def _tokens_need_issuer_and_audience(self) -> "Settings":
+        keys = self.jwt_public_key_file is not None or self.jwt_jwks_file is not None
+        if keys and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("CPRO_JWT_ISSUER and CPRO_JWT_AUDIENCE are required with token keys")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

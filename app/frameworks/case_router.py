@@ -21,6 +21,7 @@ from app.frameworks.case import CASE_PATH
 from app.frameworks.case_schemas import (
     CFAssociationOut,
     CFDocumentOut,
+    CFDocumentSelection,
     CFDocumentSet,
     CFItemOut,
     CFPackageOut,
@@ -128,7 +129,8 @@ async def _one(request: Request, session: Session, collection: str, sourced_id: 
 
 @router.get(
     "/CFDocuments",
-    response_model=CFDocumentSet,
+    # With `fields`, each document carries the fields asked for only.
+    response_model=CFDocumentSet | CFDocumentSelection,
     responses=case_responses(400),
     summary="List CFDocuments",
 )

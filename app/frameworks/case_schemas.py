@@ -3,6 +3,8 @@
 Only the fields this provider fills are declared; the binding's others may appear (extra allowed).
 """
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 _ID = "0e5ac9ab-5ac3-5b31-a3b5-24b8a3a4d7a4"
@@ -42,6 +44,12 @@ class CFDocumentOut(_Case):
 
 class CFDocumentSet(_Case):
     cf_documents: list[CFDocumentOut] = Field(alias="CFDocuments")
+
+
+class CFDocumentSelection(_Case):
+    """The CFDocuments list when ``fields`` names some fields: each document has those only."""
+
+    cf_documents: list[dict[str, Any]] = Field(alias="CFDocuments")
 
 
 class CFItemOut(_Case):

@@ -5,8 +5,10 @@ pre-encoded bytes with its ETag; the cache key includes ``updated_at`` so that r
 change a published version sees) makes a new entry.
 """
 
+import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +56,44 @@ async def document(session: AsyncSession, ref: VersionRef) -> FrameworkVersionOu
 async def document_bytes(session: AsyncSession, ref: VersionRef) -> tuple[bytes, str]:
     _, body, etag = await _cached(session, ref)
     return body, etag
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentDocument:
+    body: bytes
+    etag: str
+    expires: float
+
+
+class CurrentDocuments:
+    """Which version is current, remembered per slug for ``ttl`` seconds with its bytes, so that
+    the busiest read (``GET /v1/frameworks/{slug}``) asks the database nothing most of the time.
+
+    A publish or retire in this process forgets the slug at once; other processes may serve the
+    previous current version for up to ``ttl`` seconds, well inside the ``max-age`` clients are
+    already allowed to keep it for.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, CurrentDocument] = {}
+
+    def get(self, slug: str) -> CurrentDocument | None:
+        entry = self._entries.get(slug)
+        if entry is None or entry.expires < time.monotonic():
+            return None
+        return entry
+
+    def put(self, slug: str, body: bytes, etag: str) -> CurrentDocument:
+        entry = CurrentDocument(body, etag, time.monotonic() + self.ttl)
+        if self.ttl > 0:
+            if len(self._entries) >= _CACHE_SIZE and slug not in self._entries:
+                self._entries.clear()  # far more slugs than frameworks exist: someone probing
+            self._entries[slug] = entry
+        return entry
+
+    def forget(self, slug: str) -> None:
+        self._entries.pop(slug, None)
 
 
 async def summaries_of(

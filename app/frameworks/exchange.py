@@ -11,6 +11,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import Identified
 from app.frameworks import case, catalogue, csv_format
 from app.frameworks.models import Framework
 from app.frameworks.schemas import FrameworkMeta
@@ -47,7 +48,12 @@ async def export_version(
 
 
 async def import_version(
-    session: AsyncSession, slug: str, file_format: ImportFormat, data: bytes
+    session: AsyncSession,
+    slug: str,
+    file_format: ImportFormat,
+    data: bytes,
+    *,
+    actor: Identified | None,
 ) -> VersionRef:
     """Store a CSV or CASE file as a new draft of framework ``slug``.
 
@@ -72,4 +78,4 @@ async def import_version(
         document = csv_format.read_csv(data, slug=slug, keep=keep)
     else:
         document = case.read_package(data, slug=slug, keep=keep)
-    return await create_version(session, document)
+    return await create_version(session, document, actor=actor)

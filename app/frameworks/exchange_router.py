@@ -153,5 +153,5 @@ async def import_framework_version(
     row 1), `case.CFItems[3].humanCodingScheme`, `case.CFAssociations[7]`... Nothing is
     written then. A version label that exists: 409."""
     data = await _read_body(request)
-    ref = await exchange.import_version(session, slug, file_format, data)
+    ref = await exchange.import_version(session, slug, file_format, data, actor=caller)
     return await catalogue.document(session, ref)

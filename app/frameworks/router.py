@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from app.auth.dependencies import Anyone, Staff
 from app.auth.roles import Role
@@ -51,6 +51,19 @@ SearchText = Annotated[
         examples=["coaching"],
     ),
 ]
+
+
+async def _current_documents(request: Request) -> catalogue.CurrentDocuments:
+    state = request.app.state
+    documents: catalogue.CurrentDocuments | None = getattr(state, "current_documents", None)
+    if documents is None:
+        documents = state.current_documents = catalogue.CurrentDocuments(
+            state.settings.framework_cache_seconds
+        )
+    return documents
+
+
+CurrentDocuments = Annotated[catalogue.CurrentDocuments, Depends(_current_documents)]
 
 
 def _sees_drafts(caller: Caller | None) -> bool:
@@ -106,14 +119,17 @@ async def list_frameworks(
     summary="Get a framework's current version",
 )
 async def get_current_framework(
-    slug: Slug, request: Request, session: Session, caller: Anyone
+    slug: Slug, request: Request, session: Session, caller: Anyone, current: CurrentDocuments
 ) -> Response:
     """The latest published version as one document: `levels`, `clusters` and a flat
     `competencies` list, each with its elements, level descriptions and indicators.
     Cacheable: send the `ETag` back as `If-None-Match` to get a 304."""
-    ref = await current_version(session, slug)
-    body, etag = await catalogue.document_bytes(session, ref)
-    return cached_response(request, body, etag, cache_control=_cache_control(ref, current=True))
+    document = current.get(slug)
+    if document is None:
+        ref = await current_version(session, slug)
+        body, etag = await catalogue.document_bytes(session, ref)
+        document = current.put(slug, body, etag)
+    return cached_response(request, document.body, document.etag, cache_control=CURRENT_CACHE)
 
 
 @router.get(
@@ -282,7 +298,7 @@ async def create_framework_version(
     """Store a framework document (the shape `export?format=json` gives) as a new **draft**
     version, creating the framework when its `slug` is new. A version label that exists: 409.
     Unknown levels, clusters or elements, duplicate codes and empty texts: 422 listing each."""
-    ref = await create_version(session, document)
+    ref = await create_version(session, document, actor=caller)
     return await catalogue.document(session, ref)
 
 
@@ -299,7 +315,9 @@ async def put_draft_version(
     caller: Staff,
 ) -> FrameworkVersionOut:
     """Replace a draft's whole content. Published and retired versions never change (409)."""
-    ref = await replace_draft(session, await get_version(session, slug, version), document)
+    ref = await replace_draft(
+        session, await get_version(session, slug, version), document, actor=caller
+    )
     return await catalogue.document(session, ref)
 
 
@@ -309,11 +327,14 @@ async def put_draft_version(
     summary="Publish a draft version",
 )
 async def publish_version(
-    slug: Slug, version: VersionLabel, session: Session, caller: Staff
+    slug: Slug, version: VersionLabel, session: Session, caller: Staff, current: CurrentDocuments
 ) -> VersionSummary:
     """The draft becomes published and, being the newest, the framework's current version.
     From now on it never changes."""
-    ref = await set_status(session, await get_version(session, slug, version), "published")
+    current.forget(slug)
+    ref = await set_status(
+        session, await get_version(session, slug, version), "published", actor=caller
+    )
     return (await catalogue.summaries_of(session, [ref.version]))[0]
 
 
@@ -323,9 +344,12 @@ async def publish_version(
     summary="Retire a published version",
 )
 async def retire_version(
-    slug: Slug, version: VersionLabel, session: Session, caller: Staff
+    slug: Slug, version: VersionLabel, session: Session, caller: Staff, current: CurrentDocuments
 ) -> VersionSummary:
     """A retired version stays readable (assessments pinned to it still resolve) but is no
     longer the current version."""
-    ref = await set_status(session, await get_version(session, slug, version), "retired")
+    current.forget(slug)
+    ref = await set_status(
+        session, await get_version(session, slug, version), "retired", actor=caller
+    )
     return (await catalogue.summaries_of(session, [ref.version]))[0]

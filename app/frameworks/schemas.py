@@ -25,7 +25,7 @@ Slug = Annotated[
 ]
 VersionLabel = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"),
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$", max_length=40),
     Field(examples=["2015"]),
 ]
 Polarity = Literal["positive", "negative"]
@@ -94,8 +94,8 @@ class FrameworkMeta(_Strict):
     slug: Slug
     title: Name
     publisher: Name | None = None
-    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
-        default=None, description="ISO 3166-1 alpha-2 country code.", examples=["PH"]
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", max_length=2)] | None = (
+        Field(default=None, description="ISO 3166-1 alpha-2 country code.", examples=["PH"])
     )
     description: Text | None = None
     source: Text | None = None

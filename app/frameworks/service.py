@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import Identified, record
 from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
 from app.frameworks.document import document_problems
@@ -212,9 +213,14 @@ async def _insert_content(
 
 
 async def create_version(
-    session: AsyncSession, doc: FrameworkDocument, *, status: VersionStatus = "draft"
+    session: AsyncSession,
+    doc: FrameworkDocument,
+    *,
+    status: VersionStatus = "draft",
+    actor: Identified | None = None,
 ) -> VersionRef:
-    """Store ``doc`` as a new version (a draft unless loading reference data)."""
+    """Store ``doc`` as a new version (a draft unless loading reference data); ``actor`` is
+    who asked (None: the service, loading reference data)."""
     check_document(doc)
     framework = await _upsert_framework(session, doc)
     exists = await session.scalar(
@@ -242,11 +248,19 @@ async def create_version(
     session.add(version)
     await session.flush()
     await _insert_content(session, version, doc)
+    await record(
+        session,
+        actor,
+        "framework_version.create",
+        "framework_version",
+        version.id,
+        after={"slug": doc.slug, "version": doc.version, "status": status},
+    )
     return VersionRef(framework, version)
 
 
 async def replace_draft(
-    session: AsyncSession, ref: VersionRef, doc: FrameworkDocument
+    session: AsyncSession, ref: VersionRef, doc: FrameworkDocument, *, actor: Identified | None
 ) -> VersionRef:
     """Replace a draft's whole content (and the framework's metadata) with ``doc``."""
     if ref.version.status != "draft":
@@ -274,10 +288,21 @@ async def replace_draft(
     ref.version.notes = doc.notes
     ref.version.updated_at = utcnow()
     await _insert_content(session, ref.version, doc)
+    # The content is versioned data, not personal data: the entry says a draft was replaced.
+    await record(
+        session,
+        actor,
+        "framework_version.replace",
+        "framework_version",
+        ref.version.id,
+        after={"slug": doc.slug, "version": doc.version, "competencies": len(doc.competencies)},
+    )
     return VersionRef(framework, ref.version)
 
 
-async def set_status(session: AsyncSession, ref: VersionRef, status: VersionStatus) -> VersionRef:
+async def set_status(
+    session: AsyncSession, ref: VersionRef, status: VersionStatus, *, actor: Identified | None
+) -> VersionRef:
     """Publish a draft or retire a published version; anything else is a 409."""
     allowed = {"draft": "published", "published": "retired"}
     if allowed.get(ref.version.status) != status:
@@ -286,6 +311,15 @@ async def set_status(session: AsyncSession, ref: VersionRef, status: VersionStat
             allowed_next=[allowed[ref.version.status]] if ref.version.status in allowed else [],
         )
     now = utcnow()
+    await record(
+        session,
+        actor,
+        f"framework_version.{'publish' if status == 'published' else 'retire'}",
+        "framework_version",
+        ref.version.id,
+        before={"status": ref.version.status},
+        after={"status": status},
+    )
     ref.version.status = status
     ref.version.updated_at = now
     if status == "published":

@@ -146,7 +146,7 @@ async def delete_webhook_subscription(
     subscription_id: uuid.UUID, session: Session, caller: WebhookOwner
 ) -> None:
     """Stops deliveries at once and deletes the delivery log."""
-    await session.delete(await webhooks.get_subscription(session, caller, subscription_id))
+    await webhooks.delete_subscription(session, caller, subscription_id)
 
 
 @router.get(

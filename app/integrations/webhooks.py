@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import record
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.core.errors import FieldError, NotFound, UnprocessableEntity
@@ -136,7 +137,31 @@ async def create_subscription(
     )
     session.add(subscription)
     await session.flush()
+    await record(
+        session,
+        caller,
+        "webhook_subscription.create",
+        "webhook_subscription",
+        subscription.id,
+        after={"url": url, "events": subscription.events, "agency": agency},
+    )
     return subscription
+
+
+async def delete_subscription(
+    session: AsyncSession, caller: Caller, subscription_id: uuid.UUID
+) -> None:
+    """Delete the subscription (its delivery log goes with it)."""
+    subscription = await get_subscription(session, caller, subscription_id)
+    await record(
+        session,
+        caller,
+        "webhook_subscription.delete",
+        "webhook_subscription",
+        subscription.id,
+        before={"url": subscription.url, "events": subscription.events},
+    )
+    await session.delete(subscription)
 
 
 async def get_subscription(

@@ -25,3 +25,15 @@ def test_dotenv_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.admin_api_key.get_secret_value() == "from-dotenv"
     assert settings.data_dir == Path("/srv/cpro")
     assert "from-dotenv" not in repr(settings)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from app.core.schema_version import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    undocumented = [
+        f"CPRO_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`CPRO_{name.upper()}`" not in readme
+    ]
+    assert undocumented == []

@@ -20,6 +20,8 @@ class Receiver:
     status: int = 204
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
+    requests_started: int = 0
+    """Requests that arrived, answered or not (a slow receiver is still sleeping on them)."""
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -34,6 +36,7 @@ def receiver(status: int = 204, delay: float = 0.0) -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            state.requests_started += 1
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             if state.delay:
                 time.sleep(state.delay)

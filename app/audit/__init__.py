@@ -1,0 +1,1 @@
+"""The audit trail: who changed or read what, when; append-only, enforced by the database."""

@@ -1,0 +1,104 @@
+"""The bench's database: a fresh embedded PostgreSQL, and bulk rows loaded with COPY."""
+
+import asyncio
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from app.bootstrap import migrate, prepare
+from app.core.embedded import start_embedded_postgres, stop_embedded_postgres
+from app.core.settings import Settings
+
+CANDIDATE_COLUMNS = (
+    "id",
+    "agency_code",
+    "external_id",
+    "given_name",
+    "family_name",
+    "email",
+    "position_title",
+    "salary_grade",
+    "priority",
+    "track",
+    "status",
+    "version",
+    "updated_at",
+    "created_at",
+)
+STATUSES = ("registered", "oriented", "enrolled", "in_training", "for_assessment", "certified")
+FAMILY_NAMES = ("Santos", "Reyes", "Cruz", "Bautista", "Ocampo", "Garcia", "Mendoza", "Torres")
+AGENCIES = tuple(f"BA{n:02d}" for n in range(20))
+
+
+def fresh_database(data_dir: Path) -> str:
+    """Start an embedded server under ``data_dir``, migrate it and load the reference data."""
+    url = start_embedded_postgres(data_dir)
+    migrate(url)
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None)  # type: ignore[call-arg]
+    asyncio.run(prepare(url, settings))
+    return url
+
+
+def stop_database() -> None:
+    stop_embedded_postgres()
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+
+
+def candidate_record(n: int, agency: str, external_prefix: str, at: datetime) -> tuple[Any, ...]:
+    """One candidate row as COPY wants it; deterministic in ``n`` so runs compare."""
+    rng = random.Random(n)  # noqa: S311 - test data, not secrets
+    return (
+        uuid.uuid4(),
+        agency,
+        f"{external_prefix}{n:08d}",
+        f"Given{n}",
+        f"{FAMILY_NAMES[n % len(FAMILY_NAMES)]}{n}",
+        f"person{n}@{agency.lower()}.example",
+        "Supervising Administrative Officer",
+        rng.randint(18, 30),
+        rng.randint(1, 4),
+        rng.choice(("rpl", "training", None)),
+        rng.choice(STATUSES),
+        1,
+        at,
+        at,
+    )
+
+
+async def ensure_agencies(connection: asyncpg.Connection) -> None:
+    await connection.executemany(
+        "INSERT INTO agency (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(code, f"Bench agency {code}") for code in AGENCIES],
+    )
+
+
+async def copy_candidates(url: str, count: int, *, prefix: str, start: int = 0) -> float:
+    """COPY ``count`` candidates (spread over agencies and two years); seconds taken by COPY."""
+    connection = await connect(url)
+    try:
+        await ensure_agencies(connection)
+        base = datetime(2024, 1, 1, tzinfo=UTC)
+        step = timedelta(days=730) / max(count, 1)
+        chunk = 100_000
+        spent = 0.0
+        for first in range(start, start + count, chunk):
+            records = [
+                candidate_record(n, AGENCIES[n % len(AGENCIES)], prefix, base + step * (n - start))
+                for n in range(first, min(first + chunk, start + count))
+            ]
+            began = asyncio.get_running_loop().time()
+            await connection.copy_records_to_table(
+                "candidate", records=records, columns=CANDIDATE_COLUMNS
+            )
+            spent += asyncio.get_running_loop().time() - began
+        await connection.execute("ANALYZE candidate")
+        return spent
+    finally:
+        await connection.close()

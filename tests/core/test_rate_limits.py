@@ -1,0 +1,145 @@
+"""Rate limits per API key and per client address (OWASP API4), counted in PostgreSQL so that
+several worker processes spend one budget. The suite's settings turn them off; these tests turn
+them on, each with callers (addresses, keys) of its own."""
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.database import create_engine, create_sessionmaker
+from app.core.settings import Settings
+from app.main import create_app
+from tests.factories import committed_agency_with_keys
+
+PUBLIC = "/v1/frameworks"
+
+
+def _app(engine: AsyncEngine, settings: Settings, anonymous: int, key: int) -> FastAPI:
+    """One worker process of the service: its own app (and, given its own engine, pool)."""
+    app = create_app(
+        settings.model_copy(update={"rate_limit_anonymous": anonymous, "rate_limit_key": key})
+    )
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    return app
+
+
+@asynccontextmanager
+async def _client(app: FastAPI, address: str) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+def _address() -> str:
+    """A client address no other test uses (IPv6 documentation prefix; never contacted)."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+async def _clear_of_a_minute_boundary() -> None:
+    """Windows are whole minutes: start a burst early enough in one to end inside it."""
+    into_minute = time.time() % 60
+    if into_minute > 50:
+        await asyncio.sleep(60 - into_minute + 0.2)
+
+
+async def test_anonymous_calls_over_the_limit_get_429_with_retry_after(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    app = _app(engine, settings, anonymous=3, key=0)
+    await _clear_of_a_minute_boundary()
+    async with _client(app, _address()) as client:
+        statuses = [(await client.get(PUBLIC)).status_code for _ in range(3)]
+        refused = await client.get(PUBLIC)
+        probe = await client.get("/healthz")
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    problem = refused.json()
+    assert problem["type"] == "urn:cpro:problem:too-many-requests"
+    assert problem["request_id"] == refused.headers["x-request-id"]
+    assert probe.status_code == 200  # health probes are never limited
+    async with _client(app, _address()) as neighbour:
+        assert (await neighbour.get(PUBLIC)).status_code == 200
+
+
+async def test_each_key_has_its_own_budget_apart_from_its_address(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    _, admin, agency = await committed_agency_with_keys(engine)
+    app = _app(engine, settings, anonymous=2, key=3)
+    await _clear_of_a_minute_boundary()
+    async with _client(app, _address()) as client:
+        spent = [(await client.get("/v1/api-keys", headers=admin)).status_code for _ in range(3)]
+        refused = await client.get("/v1/api-keys", headers=admin)
+        other_key = await client.get("/v1/candidates", headers=agency)
+        anonymous = await client.get(PUBLIC)
+    assert spent == [200, 200, 200]
+    assert refused.status_code == 429 and "key" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert other_key.status_code == 200
+    assert anonymous.status_code == 200
+
+
+async def test_a_limit_of_zero_turns_it_off(engine: AsyncEngine, settings: Settings) -> None:
+    app = _app(engine, settings, anonymous=0, key=1)
+    address = _address()
+    await _clear_of_a_minute_boundary()
+    async with _client(app, address) as client:
+        statuses = {(await client.get(PUBLIC)).status_code for _ in range(5)}
+    assert statuses == {200}
+    caller = hashlib.sha256(b"address:" + address.encode()).digest()
+    async with engine.connect() as connection:
+        counted = await connection.scalar(
+            text("SELECT count(*) FROM rate_limit_window WHERE caller = :caller"),
+            {"caller": caller},
+        )
+    assert counted == 0  # not counted at all, not merely allowed
+
+
+@pytest.fixture
+async def second_engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+async def test_two_workers_share_one_budget(
+    engine: AsyncEngine, second_engine: AsyncEngine, settings: Settings
+) -> None:
+    first = _app(engine, settings, anonymous=4, key=0)
+    second = _app(second_engine, settings, anonymous=4, key=0)
+    address = _address()
+    await _clear_of_a_minute_boundary()
+    async with _client(first, address) as one, _client(second, address) as two:
+        statuses = [
+            (await one.get(PUBLIC)).status_code,
+            (await two.get(PUBLIC)).status_code,
+            (await one.get(PUBLIC)).status_code,
+            (await two.get(PUBLIC)).status_code,
+        ]
+        over_on_first = await one.get(PUBLIC)
+        over_on_second = await two.get(PUBLIC)
+    assert statuses == [200, 200, 200, 200]
+    assert over_on_first.status_code == 429 and over_on_second.status_code == 429
+
+
+async def test_concurrent_requests_are_counted_exactly(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    app = _app(engine, settings, anonymous=8, key=0)
+    await _clear_of_a_minute_boundary()
+    async with _client(app, _address()) as client:
+        responses = await asyncio.gather(*(client.get(PUBLIC) for _ in range(12)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 8 + [429] * 4
