@@ -105,6 +105,13 @@ async def _unknown(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity(message, errors=[FieldError(field=field, message=message)])
 
 
+def _status_for_round(kind: rules.AssessmentKind) -> Status:
+    """The status a candidate holds while a round of this kind may be opened and released."""
+    if kind is rules.AssessmentKind.regular:
+        return Status.for_assessment
+    return Status.supplemental_eligible
+
+
 async def create_assessment(
     session: AsyncSession,
     caller: Caller,
@@ -124,11 +131,7 @@ async def create_assessment(
     """
     candidate = await candidates.get_candidate(session, caller, candidate_id, for_update=True)
     status = candidates.effective_status(candidate)
-    needed = (
-        Status.for_assessment
-        if kind is rules.AssessmentKind.regular
-        else Status.supplemental_eligible
-    )
+    needed = _status_for_round(kind)
     if status is not needed:
         raise Conflict(
             f"A {kind.value} assessment needs a candidate who is {needed.value}; this one is {status.value}."
@@ -466,11 +469,7 @@ async def release(session: AsyncSession, caller: Caller, assessment_id: uuid.UUI
             missing_scores=[{"competency": c, "instrument": i.value} for c, i in missing],
         )
     status = candidates.effective_status(candidate)
-    needed = (
-        Status.for_assessment
-        if kind is rules.AssessmentKind.regular
-        else Status.supplemental_eligible
-    )
+    needed = _status_for_round(kind)
     if status is not needed:
         raise Conflict(
             f"The candidate is {status.value}; this {kind.value} round can no longer be released."

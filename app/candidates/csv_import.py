@@ -4,18 +4,10 @@ import csv
 import io
 from typing import Any
 
+from app.candidates.service import SYNCED_FIELDS
 from app.core.errors import BadRequest, FieldError, UnprocessableEntity
 
-COLUMNS = (
-    "external_id",
-    "given_name",
-    "family_name",
-    "email",
-    "position_title",
-    "salary_grade",
-    "priority",
-    "track",
-)
+COLUMNS = ("external_id", *SYNCED_FIELDS)
 REQUIRED = ("external_id", "given_name", "family_name")
 MAX_ROWS = 1000
 _INTEGERS = ("salary_grade", "priority")
