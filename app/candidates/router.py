@@ -176,8 +176,10 @@ async def list_candidates(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CandidateOut]:
-    """Candidates, oldest registration first. Agency keys see only their own agency's.
-    `status=forfeited` includes supplemental chances whose deadline has passed."""
+    """Candidates, oldest registration first; with `updated_after`, least recently changed
+    first, so that a sync can page through what changed since its last run and resume. Agency
+    keys see only their own agency's. `status=forfeited` includes supplemental chances whose
+    deadline has passed."""
     rows, next_cursor = await service.list_candidates(
         session,
         caller,

@@ -666,26 +666,34 @@ async def list_candidates(
                 func.lower(Candidate.email) == q.lower(),
             )
         )
+    # A sync asking what changed since a time reads in order of change (and pages on it, so it
+    # can resume); otherwise the list is in order of registration.
+    order, sort_column = (
+        ("u", Candidate.updated_at) if updated_after is not None else ("c", Candidate.created_at)
+    )
     if cursor is not None:
-        created, after_id = decode_cursor(cursor, 2)
+        kind, after_value, after_id = decode_cursor(cursor, 3)
+        if kind != order:
+            raise UnprocessableEntity(
+                "The cursor belongs to the list with other filters.",
+                errors=[FieldError(field="query.cursor", message="use it with the same filters")],
+            )
         statement = statement.where(
             or_(
-                Candidate.created_at > created,
-                and_(Candidate.created_at == created, Candidate.id > after_id),
+                sort_column > after_value, and_(sort_column == after_value, Candidate.id > after_id)
             )
         )
     rows = list(
         (
-            await session.scalars(
-                statement.order_by(Candidate.created_at, Candidate.id).limit(limit + 1)
-            )
+            await session.scalars(statement.order_by(sort_column, Candidate.id).limit(limit + 1))
         ).all()
     )
-    next_cursor = (
-        encode_cursor([rows[limit - 1].created_at, rows[limit - 1].id])
-        if len(rows) > limit
-        else None
-    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            [order, last.updated_at if order == "u" else last.created_at, last.id]
+        )
     # The list carries names and e-mails: each candidate on the page was read.
     await audit.record_reads(session, caller, "candidate", [c.id for c in rows[:limit]])
     return rows[:limit], next_cursor

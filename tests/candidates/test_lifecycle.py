@@ -226,3 +226,35 @@ async def test_the_sweep_records_a_lapsed_supplemental_chance_in_the_history(
     )
     assert history[-1]["actor"] == "system"
     assert await record_lapsed_supplementals(session) == 0
+
+
+async def test_updated_after_pages_in_order_of_change(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    hris = await auth_headers(session, Role.agency, await make_agency(session, "DOH"))
+    for n in range(4):
+        await client.put(f"/v1/agencies/DOH/candidates/E{n}", json=person(n), headers=hris)
+    start = "2000-01-01T00:00:00Z"
+    # E0 changes last, so it comes last although it registered first.
+    await client.put(
+        "/v1/agencies/DOH/candidates/E0", json=person(0, salary_grade=30), headers=hris
+    )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"limit": 3, "updated_after": start} | (
+            {"cursor": cursor} if cursor else {}
+        )
+        page = (await client.get("/v1/candidates", params=params, headers=hris)).json()
+        seen += [c["external_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ["E1", "E2", "E3", "E0"]
+    first = (await client.get("/v1/candidates", params={"limit": 1}, headers=hris)).json()
+    mixed = await client.get(
+        "/v1/candidates",
+        params={"updated_after": start, "cursor": first["next_cursor"]},
+        headers=hris,
+    )
+    assert mixed.status_code == 422
