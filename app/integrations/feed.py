@@ -3,8 +3,9 @@
 Positions must follow commit order, or a reader that resumes after position 7 could miss an
 event numbered 6 whose transaction committed after 7 was read. So a transaction takes a
 transaction-scoped advisory lock before it draws positions, and holds it until it commits:
-event-writing transactions commit one at a time, in position order. Events are written last in
-a unit of work, so the lock is held only for the final insert and the commit.
+event-writing transactions commit one at a time, in position order. To hold that lock as
+briefly as possible, services only queue their events on the session; they are inserted when
+the session commits, as the transaction's last statements, and dropped when it rolls back.
 """
 
 import uuid
@@ -12,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.integrations.models import CandidateEvent
 
 FEED_LOCK_KEY = 7_201_501_534
+_PENDING = "cpro_feed_events"
 
 
 @dataclass
@@ -29,23 +32,40 @@ class Event:
 
 
 async def append_events(session: AsyncSession, events: Sequence[Event]) -> None:
-    """Append ``events`` to the feed; call as the last write of the unit of work."""
+    """Add ``events`` to the feed when ``session`` commits (nothing is written if it rolls back)."""
+    if events:
+        session.info.setdefault(_PENDING, []).extend(events)
+
+
+def write_pending_events(session: Session) -> None:
+    """Take the feed lock and insert the queued events; the lock is held until commit."""
+    events: list[Event] = session.info.pop(_PENDING, [])
     if not events:
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    await session.execute(
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    session.execute(
         insert(CandidateEvent),
         [
             {
                 "id": uuid.uuid4(),
-                "type": event.type,
-                "candidate_id": event.candidate_id,
-                "agency_code": event.agency_code,
-                "data": event.data,
+                "type": e.type,
+                "candidate_id": e.candidate_id,
+                "agency_code": e.agency_code,
+                "data": e.data,
             }
-            for event in events
+            for e in events
         ],
     )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_events_at_commit(session: Session) -> None:
+    write_pending_events(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_events_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    session.info.pop(_PENDING, None)
 
 
 async def read_events(

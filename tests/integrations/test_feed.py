@@ -1,7 +1,7 @@
 import asyncio
 
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.roles import Role
@@ -114,12 +114,14 @@ async def test_an_earlier_position_cannot_commit_after_a_later_one_is_read(
     import uuid as uuid_
 
     from app.core.database import create_sessionmaker
-    from app.integrations.feed import Event, append_events, read_events
+    from app.integrations.feed import Event, append_events, read_events, write_pending_events
 
     agency = "ORDER" + uuid_.uuid4().hex[:6].upper()
     sessions = create_sessionmaker(engine)
     first = sessions()
     await append_events(first, [Event("candidate.updated", uuid_.uuid4(), agency, {"n": 1})])
+    # The first transaction is committing: its events are written, the commit not yet done.
+    await first.run_sync(write_pending_events)
 
     async def second_writer() -> None:
         async with sessions() as second, second.begin():
@@ -140,3 +142,24 @@ async def test_an_earlier_position_cannot_commit_after_a_later_one_is_read(
     async with sessions() as reader:
         events = await read_events(reader, after=0, limit=10, agency_code=agency)
     assert [e.data["n"] for e in events] == [1, 2]
+
+
+async def test_events_are_written_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
+    import uuid as uuid_
+
+    from app.core.database import create_sessionmaker
+    from app.integrations.feed import Event, append_events, read_events
+
+    agency = "QUEUE" + uuid_.uuid4().hex[:6].upper()
+    sessions = create_sessionmaker(engine)
+    async with sessions() as writer:
+        await writer.execute(text("SELECT 1"))  # a unit of work always has its transaction
+        await append_events(writer, [Event("candidate.updated", uuid_.uuid4(), agency, {"n": 1})])
+        await writer.rollback()
+        await append_events(writer, [Event("candidate.updated", uuid_.uuid4(), agency, {"n": 2})])
+        async with sessions() as reader:
+            assert await read_events(reader, after=0, limit=10, agency_code=agency) == []
+        await writer.commit()
+    async with sessions() as reader:
+        events = await read_events(reader, after=0, limit=10, agency_code=agency)
+    assert [e.data["n"] for e in events] == [2]
