@@ -13,11 +13,12 @@ FROM python:3.11-slim AS runtime
 RUN useradd --system --uid 10001 --home-dir /srv/cpro cpro
 WORKDIR /srv/cpro
 COPY --from=build /opt/venv /opt/venv
-# Migrations and alembic.ini are read from the working directory at start (cpro serve migrates).
+# The app runs from /srv/cpro (PYTHONPATH first), next to the alembic.ini and migrations that
+# `cpro serve` applies at start; the copy installed in the venv only brought the dependencies.
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 CPRO_DATA_DIR=/srv/cpro/data
+ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/srv/cpro PYTHONUNBUFFERED=1 CPRO_DATA_DIR=/srv/cpro/data
 USER cpro
 EXPOSE 8000
 # CPRO_DATABASE_URL is expected: the image is meant for an external PostgreSQL.
