@@ -35,8 +35,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--releases",
         type=int,
-        default=1_000,
-        help="assessments released (10,000 is the target size; set up through the API, slow)",
+        default=10_000,
+        help="assessments released as a cohort (the target is for 10,000)",
     )
     parser.add_argument(
         "--only",
@@ -47,7 +47,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.sync, args.candidates, args.releases = 3.0, 5_000, 50_000, 100
+        args.duration, args.sync, args.candidates, args.releases = 3.0, 5_000, 50_000, 1_000
     return args
 
 
@@ -99,7 +99,7 @@ def main() -> int:
                     scenarios.candidate_listing(service.base, admin, url, args.candidates)
                 ),
                 "release": lambda: asyncio.run(
-                    scenarios.release(service.base, admin, args.releases)
+                    scenarios.release(service.base, admin, url, args.releases)
                 ),
                 "rss": lambda: scenarios.peak_rss(service),
             }

@@ -102,3 +102,95 @@ async def copy_candidates(url: str, count: int, *, prefix: str, start: int = 0) 
         return spent
     finally:
         await connection.close()
+
+
+async def clone_complete_rounds(url: str, template_id: str, count: int) -> list[str]:
+    """``count`` copies of the complete round ``template_id``, each with its own candidate
+    (ready for assessment, RPL track) and the same required scores, varied per copy so that
+    certified, supplemental and re-enrollment results all occur. Returns the new round ids."""
+    connection = await connect(url)
+    try:
+        template = await connection.fetchrow(
+            "SELECT framework_version_id, policy_id, competencies::text AS competencies"
+            " FROM assessment WHERE id = $1",
+            uuid.UUID(template_id),
+        )
+        required = await connection.fetch(
+            "SELECT competency, instrument FROM assessment_score WHERE assessment_id = $1"
+            " ORDER BY id",
+            uuid.UUID(template_id),
+        )
+        codes = sorted({r["competency"] for r in required})
+        now = datetime.now(UTC)
+        people, rounds, scores = [], [], []
+        for n in range(count):
+            rng = random.Random(n)  # noqa: S311 - test data, not secrets
+            candidate_id, round_id = uuid.uuid4(), uuid.uuid4()
+            people.append(
+                (
+                    candidate_id,
+                    "REL",
+                    f"REL-{n:08d}",
+                    f"Given{n}",
+                    f"Release{n}",
+                    f"rel{n}@rel.example",
+                    "Division Chief",
+                    24,
+                    1,
+                    "rpl",
+                    "for_assessment",
+                    5,
+                    now,
+                    now,
+                )
+            )
+            rounds.append(
+                (
+                    round_id,
+                    candidate_id,
+                    "regular",
+                    template["framework_version_id"],
+                    template["policy_id"],
+                    template["competencies"],
+                    "[]",
+                    now,
+                )
+            )
+            # Most pass everything; some fail one or two (supplemental), a few fail three.
+            failing = set(rng.sample(codes, rng.choice((0, 0, 0, 1, 2, 3))))
+            for r in required:
+                value = rng.randint(40, 65) if r["competency"] in failing else rng.randint(70, 100)
+                scores.append((round_id, r["competency"], r["instrument"], value, now, "bench"))
+        await connection.copy_records_to_table(
+            "candidate", records=people, columns=CANDIDATE_COLUMNS
+        )
+        await connection.copy_records_to_table(
+            "assessment",
+            records=rounds,
+            columns=(
+                "id",
+                "candidate_id",
+                "kind",
+                "framework_version_id",
+                "policy_id",
+                "competencies",
+                "failed_before",
+                "created_at",
+            ),
+        )
+        await connection.copy_records_to_table(
+            "assessment_score",
+            records=scores,
+            columns=(
+                "assessment_id",
+                "competency",
+                "instrument",
+                "score",
+                "updated_at",
+                "updated_by",
+            ),
+        )
+        await connection.execute("ANALYZE candidate; ANALYZE assessment; ANALYZE assessment_score")
+        return [str(r[0]) for r in rounds]
+    finally:
+        await connection.close()

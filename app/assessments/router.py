@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.assessments import rules, service
 from app.assessments.models import Assessment, AssessmentPolicy, EvidenceItem
+from app.assessments.release import release_many
 from app.assessments.schemas import (
     AssessmentIn,
     AssessmentOut,
@@ -20,6 +21,9 @@ from app.assessments.schemas import (
     PolicyCode,
     PolicyIn,
     PolicyOut,
+    ReleaseBatchIn,
+    ReleaseBatchItem,
+    ReleaseBatchOut,
     ResultOut,
     ScoreOut,
     ScoresIn,
@@ -282,6 +286,41 @@ async def release_assessment(
     the change on the feed and to webhooks."""
     assessment = await service.release(session, caller, assessment_id)
     return await _result_out(session, assessment)
+
+
+@router.post(
+    "/assessments:release",
+    responses=problem_responses(401, 403, 422),
+    summary="Release many results at once",
+)
+async def release_assessments(
+    body: ReleaseBatchIn, session: Session, caller: Staff
+) -> ReleaseBatchOut:
+    """Releases up to 1,000 rounds in one transaction, each exactly as
+    `POST /v1/assessments/{assessment_id}/release` would, and reports every id in order:
+    `released` (with the result and any certificate serial), `already_released` (so a retry
+    after a lost response is harmless) or `rejected` with an RFC 9457 `problem` (a round
+    with missing scores does not hold back the rest). Send an `Idempotency-Key` to replay
+    the first answer on a retry."""
+    outcomes = await release_many(session, caller, body.assessment_ids)
+    return ReleaseBatchOut(
+        items=[
+            ReleaseBatchItem(
+                assessment_id=o.assessment_id,
+                outcome="rejected"
+                if o.problem is not None
+                else "already_released"
+                if o.already_released
+                else "released",
+                result=rules.Outcome(o.assessment.outcome)
+                if o.problem is None and o.assessment is not None and o.assessment.outcome
+                else None,
+                certificate_serial=o.certificate_serial,
+                problem=o.problem.as_member() if o.problem is not None else None,
+            )
+            for o in outcomes
+        ]
+    )
 
 
 @router.get(

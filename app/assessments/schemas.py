@@ -222,3 +222,56 @@ class ResultOut(BaseModel):
     version: str
     certificate: CertificateRef | None
     explanation: str = Field(description="The result in plain language, for the candidate.")
+
+
+class ReleaseBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assessment_ids: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Up to 1,000 assessment rounds to release together (a cohort after the "
+        "panel met). Each is released on its own terms; one refused round does not stop the "
+        "others.",
+        examples=[["3f0c6f1e-8d5b-4f0e-9a51-2b7d9c4e1a10", "9b2d4c7a-1e3f-4a5b-8c6d-7e8f9a0b1c2d"]],
+    )
+
+
+class ReleaseBatchItem(BaseModel):
+    assessment_id: uuid.UUID
+    outcome: Literal["released", "already_released", "rejected"] = Field(
+        description="`released` by this request; `already_released` earlier (a retried request "
+        "reads the same as the first); `rejected` with the reason in `problem` (nothing was "
+        "written for this round).",
+        examples=["released"],
+    )
+    result: Outcome | None = Field(
+        default=None,
+        description="The result (`certified`, `supplemental`, `reenrollment`) when released; "
+        "the full result is at `GET /v1/assessments/{assessment_id}/result`.",
+        examples=["certified"],
+    )
+    certificate_serial: str | None = Field(
+        default=None,
+        description="The certificate issued for a certified result.",
+        examples=["CPRO-7K2M-Q9XD-4RTB-H8NC"],
+    )
+    problem: dict[str, object] | None = Field(
+        default=None,
+        description="Why the round was not released, as an RFC 9457 problem: 404 `not-found` "
+        "(no such round, or not yours to see), 409 `conflict` (scores missing, listed in "
+        "`missing_scores`; the candidate moved on; the id appears twice in the request).",
+        examples=[
+            {
+                "type": "urn:cpro:problem:conflict",
+                "title": "Conflict with the current state",
+                "status": 409,
+                "detail": "1 score(s) missing; all must be in before release.",
+                "missing_scores": [{"competency": "BCIWR", "instrument": "portfolio_review"}],
+            }
+        ],
+    )
+
+
+class ReleaseBatchOut(BaseModel):
+    items: list[ReleaseBatchItem] = Field(description="One entry per requested id, in order.")

@@ -4,10 +4,7 @@ The arithmetic and the outcome table live in ``rules`` (pure); this module loads
 may do what, stores, and moves the candidate along.
 """
 
-import secrets
 import uuid
-from collections import defaultdict
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -22,14 +19,13 @@ from app.assessments.models import (
     Score,
     ScoreChange,
 )
+from app.assessments.release import release_many, status_for_round, visible_assessments
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import ApiKey
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.candidates import service as candidates
-from app.candidates.models import Candidate
-from app.candidates.state import Status, Track
 from app.certificates.models import Certificate
 from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
@@ -41,16 +37,6 @@ BUNDLED_POLICY_NOTES = (
     "Interview 40%). ASSUMPTION: the sources state no pass mark; 70.00 on a 0-100 scale is a "
     "default for an administrator to confirm, or to replace with a new policy."
 )
-
-
-def policy_rules(policy: AssessmentPolicy) -> rules.Policy:
-    return rules.Policy(
-        code=policy.code,
-        weights={rules.Instrument(k): Decimal(v) for k, v in policy.weights.items()},
-        pass_mark=policy.pass_mark,
-        score_min=policy.score_min,
-        score_max=policy.score_max,
-    )
 
 
 async def create_policy(
@@ -105,13 +91,6 @@ async def _unknown(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity(message, errors=[FieldError(field=field, message=message)])
 
 
-def _status_for_round(kind: rules.AssessmentKind) -> Status:
-    """The status a candidate holds while a round of this kind may be opened and released."""
-    if kind is rules.AssessmentKind.regular:
-        return Status.for_assessment
-    return Status.supplemental_eligible
-
-
 async def create_assessment(
     session: AsyncSession,
     caller: Caller,
@@ -131,7 +110,7 @@ async def create_assessment(
     """
     candidate = await candidates.get_candidate(session, caller, candidate_id, for_update=True)
     status = candidates.effective_status(candidate)
-    needed = _status_for_round(kind)
+    needed = status_for_round(kind)
     if status is not needed:
         raise Conflict(
             f"A {kind.value} assessment needs a candidate who is {needed.value}; this one is {status.value}."
@@ -256,17 +235,9 @@ async def get_assessment(
 ) -> Assessment:
     """The assessment if the caller may see it: staff and admin all; an assessor the ones
     assigned to it; an agency its own candidates'. Otherwise not found."""
-    statement = select(Assessment).where(Assessment.id == assessment_id)
-    if caller.role is Role.assessor:
-        statement = statement.join(AssessmentAssessor).where(
-            AssessmentAssessor.api_key_id == caller.key_id
-        )
-    elif caller.role is Role.agency:
-        statement = statement.join(Candidate, Candidate.id == Assessment.candidate_id).where(
-            Candidate.agency_code == caller.agency_code
-        )
-    elif caller.role not in (Role.admin, Role.staff):
-        raise NotFound("No assessment with that id.")
+    statement = visible_assessments(
+        select(Assessment).where(Assessment.id == assessment_id), caller
+    )
     if for_update:
         statement = statement.with_for_update(of=Assessment)
     assessment = await session.scalar(statement)
@@ -437,154 +408,15 @@ async def add_evidence(
     return item
 
 
-def _new_serial() -> str:
-    # 80 random bits in Crockford-like base32, grouped for reading aloud: unguessable, unique.
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    value = secrets.randbits(80)
-    chars = "".join(alphabet[(value >> (5 * i)) & 31] for i in range(16))
-    return f"CPRO-{chars[:4]}-{chars[4:8]}-{chars[8:12]}-{chars[12:]}"
-
-
 async def release(session: AsyncSession, caller: Caller, assessment_id: uuid.UUID) -> Assessment:
     """Compute and publish the result; move the candidate; certify when the rules say so."""
-    assessment = await get_assessment(session, caller, assessment_id, for_update=True)
-    if assessment.released_at is not None:
+    (outcome,) = await release_many(session, caller, [assessment_id])
+    if outcome.problem is not None:
+        raise outcome.problem
+    if outcome.already_released:
         raise Conflict("The assessment is released already.")
-    candidate = await session.get(Candidate, assessment.candidate_id, with_for_update=True)
-    assert candidate is not None
-    policy = await session.get(AssessmentPolicy, assessment.policy_id)
-    assert policy is not None
-    kind = rules.AssessmentKind(assessment.kind)
-    failed_before = frozenset(assessment.failed_before)
-    required = rules.required_scores(kind, assessment.competencies, failed_before)
-    present = await scores_of(session, assessment.id)
-    have = {(s.competency, rules.Instrument(s.instrument)) for s in present}
-    missing = sorted(
-        required - have,
-        key=lambda m: (assessment.competencies.index(m[0]), list(rules.Instrument).index(m[1])),
-    )
-    if missing:
-        raise Conflict(
-            f"{len(missing)} score(s) missing; all must be in before release.",
-            missing_scores=[{"competency": c, "instrument": i.value} for c, i in missing],
-        )
-    status = candidates.effective_status(candidate)
-    needed = _status_for_round(kind)
-    if status is not needed:
-        raise Conflict(
-            f"The candidate is {status.value}; this {kind.value} round can no longer be released."
-        )
-
-    by_competency: dict[str, dict[rules.Instrument, Decimal]] = defaultdict(dict)
-    for s in present:
-        by_competency[s.competency][rules.Instrument(s.instrument)] = s.score
-    now = utcnow()
-    result = rules.compute_result(
-        policy_rules(policy),
-        assessment.competencies,
-        by_competency,
-        kind=kind,
-        track=Track(candidate.track or "training"),
-        release_date=now.date(),
-        failed_before=failed_before,
-    )
-    names = dict(
-        (
-            await session.execute(
-                select(Competency.code, Competency.name).where(
-                    Competency.version_id == assessment.framework_version_id
-                )
-            )
-        ).all()
-    )
-    assessment.released_at = now
-    assessment.outcome = result.outcome.value
-    assessment.result = result_snapshot(result, names)
-
-    actor = candidates.actor_of(caller)
-    await candidates.transition(
-        session,
-        candidate,
-        Status.assessed,
-        "assessment released",
-        {"assessment_id": str(assessment.id)},
-        actor,
-        system=True,
-    )
-    next_status = {
-        rules.Outcome.certified: Status.certified,
-        rules.Outcome.supplemental: Status.supplemental_eligible,
-        rules.Outcome.reenrollment: Status.reenrollment_required,
-    }[result.outcome]
-    candidate.supplemental_deadline = result.supplemental_deadline
-    candidate.reenrollment_tracks = (
-        [t.value for t in result.reenrollment_tracks] if result.reenrollment_tracks else None
-    )
-    await candidates.transition(
-        session,
-        candidate,
-        next_status,
-        f"outcome: {result.outcome.value}",
-        {"assessment_id": str(assessment.id), "passed_count": result.passed_count},
-        actor,
-        system=True,
-    )
-    await audit.record(
-        session,
-        actor,
-        "assessment.release",
-        "assessment",
-        assessment.id,
-        after={"candidate_id": candidate.id, "outcome": assessment.outcome},
-    )
-    if result.outcome is rules.Outcome.certified:
-        certificate = Certificate(
-            serial=_new_serial(),
-            candidate_id=candidate.id,
-            assessment_id=assessment.id,
-            holder_name=f"{candidate.given_name} {candidate.family_name}",
-            issued_on=now.date(),
-            status="valid",
-            created_at=now,
-        )
-        session.add(certificate)
-        await audit.record(
-            session,
-            actor,
-            "certificate.issue",
-            "certificate",
-            certificate.serial,
-            after={"candidate_id": candidate.id, "holder_name": certificate.holder_name},
-        )
-    await session.flush()
-    return assessment
-
-
-def result_snapshot(result: rules.Result, names: dict[str, str]) -> dict[str, Any]:
-    """The released result as stored (JSON): exactly what the result endpoint shows."""
-    return {
-        "competencies": [
-            {
-                "code": c.code,
-                "name": names.get(c.code, c.code),
-                "scores": {i.value: str(v) for i, v in c.scores.items()},
-                "weighted_score": str(c.weighted_score) if c.weighted_score is not None else None,
-                "passed": c.passed,
-                "carried_over": c.carried_over,
-            }
-            for c in result.competencies
-        ],
-        "passed_count": result.passed_count,
-        "outcome": result.outcome.value,
-        "pass_mark": str(result.pass_mark),
-        "supplemental_deadline": result.supplemental_deadline.isoformat()
-        if result.supplemental_deadline
-        else None,
-        "reenrollment_tracks": [t.value for t in result.reenrollment_tracks]
-        if result.reenrollment_tracks
-        else None,
-        "explanation": result.explanation(names),
-    }
+    assert outcome.assessment is not None
+    return outcome.assessment
 
 
 async def certificate_of(session: AsyncSession, assessment_id: uuid.UUID) -> Certificate | None:

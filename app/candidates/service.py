@@ -544,6 +544,30 @@ async def transition(
         raise Conflict(
             f"The candidate cannot become {target.value} yet.", unmet_preconditions=preconditions
         )
+    step = apply_step(candidate, current, target, reason, data, actor)
+    await write_steps(session, actor, [step])
+    return step.transition
+
+
+@dataclass
+class Step:
+    """A move already applied to the candidate in memory, and what must be written for it."""
+
+    transition: CandidateTransition
+    audit_change: audit.AuditChange
+    event: Event
+
+
+def apply_step(
+    candidate: Candidate,
+    current: Status,
+    target: Status,
+    reason: str,
+    data: dict[str, Any],
+    actor: Actor,
+) -> Step:
+    """Move ``candidate`` (checked by the caller) and describe the history, audit and feed
+    entries; ``write_steps`` stores them, for one candidate or a thousand at once."""
     before = {"status": current.value, "track": candidate.track}
     if target is Status.enrolled:
         candidate.track = data.get("track", candidate.track)
@@ -551,7 +575,7 @@ async def transition(
     candidate.status = target.value
     candidate.version += 1
     candidate.updated_at = utcnow()
-    step = CandidateTransition(
+    transition = CandidateTransition(
         candidate_id=candidate.id,
         from_status=current.value,
         to_status=target.value,
@@ -560,34 +584,50 @@ async def transition(
         actor=actor.label,
         at=candidate.updated_at,
     )
-    session.add(step)
+    return Step(
+        transition=transition,
+        audit_change=(
+            "candidate.transition",
+            "candidate",
+            candidate.id,
+            *audit.changes(before, {"status": target.value, "track": candidate.track}),
+        ),
+        event=Event(
+            "candidate.transitioned",
+            candidate.id,
+            candidate.agency_code,
+            {
+                "external_id": candidate.external_id,
+                "version": candidate.version,
+                "from": current.value,
+                "to": target.value,
+                "actor": actor.label,
+            },
+        ),
+    )
+
+
+def apply_system_step(
+    candidate: Candidate, target: Status, reason: str, data: dict[str, Any], actor: Actor
+) -> Step:
+    """A move the service makes itself (releasing results): checked against the stored status."""
+    current = Status(candidate.status)
+    if not system_may(current, target):
+        raise Conflict(
+            f"A candidate who is {current.value} cannot become {target.value}.",
+            current_status=current.value,
+        )
+    return apply_step(candidate, current, target, reason, data, actor)
+
+
+async def write_steps(session: AsyncSession, actor: Actor, steps: Sequence[Step]) -> None:
+    """Store the history rows, audit entries and feed events of ``steps`` in a few statements."""
+    if not steps:
+        return
+    session.add_all([s.transition for s in steps])
     await session.flush()
-    await audit.record(
-        session,
-        actor,
-        "candidate.transition",
-        "candidate",
-        candidate.id,
-        *audit.changes(before, {"status": target.value, "track": candidate.track}),
-    )
-    await append_events(
-        session,
-        [
-            Event(
-                "candidate.transitioned",
-                candidate.id,
-                candidate.agency_code,
-                {
-                    "external_id": candidate.external_id,
-                    "version": candidate.version,
-                    "from": current.value,
-                    "to": target.value,
-                    "actor": actor.label,
-                },
-            )
-        ],
-    )
-    return step
+    await audit.record_many(session, actor, [s.audit_change for s in steps])
+    await append_events(session, [s.event for s in steps])
 
 
 async def staff_transition(

@@ -63,6 +63,16 @@ class ProblemError(Exception):
         self.headers = headers or {}
         self.extensions = extensions
 
+    def as_member(self) -> dict[str, Any]:
+        """The problem as a member of a larger body (per-item outcomes of a batch)."""
+        body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + self.slug, "title": self.title}
+        body["status"] = self.status
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = [error.model_dump() for error in self.errors]
+        return body | self.extensions
+
 
 class BadRequest(ProblemError):
     status, slug, title = 400, "bad-request", "Bad request"
