@@ -25,10 +25,11 @@ from app.core.embedded import start_embedded_postgres
 from app.core.errors import install_problem_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodySizeLimitMiddleware
-from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.logging import configure_logging
 from app.core.openapi import operation_id
 from app.core.rate_limit import RateLimitMiddleware
 from app.core.settings import Settings, get_settings
+from app.core.telemetry import RequestTelemetryMiddleware
 from app.frameworks.case_router import router as case_router
 from app.frameworks.exchange_router import router as exchange_router
 from app.frameworks.fast_read import CurrentDocumentFastPath
@@ -180,8 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
     app.add_middleware(CurrentDocumentFastPath)
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(RequestTelemetryMiddleware)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(metrics_router)

@@ -8,7 +8,6 @@ instead, by whoever serves ``/metrics``.
 """
 
 import os
-import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -26,7 +25,6 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # prometheus_client's own switch: set by `cpro serve --workers N` for its worker processes.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -117,37 +115,18 @@ def render(extra: Iterable[Metric] = ()) -> bytes:
     return text + generate_latest(scraped)
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request under its route template (``/v1/candidates/{id}``)."""
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counted)
-        finally:
-            route = scope.get("route")
-            key = (scope["method"], getattr(route, "path", None) or UNMATCHED, status)
-            children = self._children.get(key)
-            if children is None:
-                # Looked up once per (method, route, status): labels() takes a lock each time.
-                children = self._children[key] = (
-                    REQUESTS.labels(key[0], key[1], str(status)),
-                    LATENCY.labels(key[0], key[1]),
-                )
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its latency under its route template."""
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        # Looked up once per (method, route, status): labels() takes a lock each time.
+        children = _children[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)

@@ -86,6 +86,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         settings: Settings = scope["app"].state.settings
+        if not (settings.rate_limit_key or settings.rate_limit_anonymous):
+            await self.app(scope, receive, send)
+            return
         caller, limit, whose = _budget(scope, settings)
         if limit == 0:
             await self.app(scope, receive, send)

@@ -1,0 +1,80 @@
+"""The log stream itself: JSON lines on stderr, warnings written at once, the rest within a
+moment, nothing lost at shutdown; request ids unique without a system call each."""
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from app.core.logging import FLUSH_SECONDS, configure_logging
+from app.core.telemetry import new_request_id, valid_request_id
+
+
+@pytest.fixture
+def stderr_file(tmp_path: Path) -> Iterator[tuple[Path, TextIO]]:
+    """A file to stand for stderr; the root logger's handlers are put back afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    path = tmp_path / "stderr.log"
+    with path.open("w") as stream:
+        try:
+            yield path, stream
+        finally:
+            for handler in root.handlers:
+                handler.close()
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
+
+
+def _configure_on(stream: TextIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In the test body: pytest puts its own capture back on sys.stderr after fixtures run.
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("INFO")
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_warnings_are_written_at_once_and_info_lines_within_the_flush_interval(
+    stderr_file: tuple[Path, TextIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, stream = stderr_file
+    _configure_on(stream, monkeypatch)
+    logger = logging.getLogger("cpro.test")
+
+    logger.info("routine", extra={"count": 3})
+    logger.warning("attention")
+    assert [line["message"] for line in _lines(path)] == ["routine", "attention"]
+
+    logger.info("later")
+    deadline = time.monotonic() + 20 * FLUSH_SECONDS
+    while len(_lines(path)) < 3 and time.monotonic() < deadline:
+        time.sleep(FLUSH_SECONDS / 4)
+    last = _lines(path)[-1]
+    assert last["message"] == "later" and last["level"] == "INFO"
+
+
+def test_lines_still_buffered_are_written_when_logging_shuts_down(
+    stderr_file: tuple[Path, TextIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, stream = stderr_file
+    _configure_on(stream, monkeypatch)
+    logger = logging.getLogger("cpro.test")
+    for n in range(50):
+        logger.info("line", extra={"n": n})
+    logging.shutdown()  # what the interpreter runs at exit
+    assert [line["n"] for line in _lines(path)] == list(range(50))
+
+
+def test_request_ids_are_32_hex_characters_and_unique() -> None:
+    ids = [new_request_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 and valid_request_id(i) for i in ids)
+    assert not valid_request_id("bad id") and not valid_request_id("x" * 129)
+    assert not valid_request_id("")
