@@ -226,6 +226,7 @@ LISTINGS = (
     {"track": "rpl", "priority": "2"},
     {"updated_after": "2025-12-25T00:00:00Z"},
     {"q": "Santos12"},
+    {"q": "Santos"},  # an eighth of the table
     {"q": "person123457@ba17.example"},
 )
 
@@ -272,7 +273,9 @@ async def candidate_listing(base: str, admin: dict[str, str], url: str, total: i
     p99 = _ms(latencies, 0.99)
     slowest = max(by_filter, key=lambda f: _ms(by_filter[f], 0.99))
     return [
-        _row(scenario, "requests (8 filter sets x up to 5 pages x 5)", len(latencies)),
+        _row(
+            scenario, f"requests ({len(LISTINGS)} filter sets x up to 5 pages x 5)", len(latencies)
+        ),
         _row(scenario, "p50 ms", _ms(latencies, 0.5)),
         _row(scenario, "p99 ms", p99, "< 25", p99 < 25),
         _row(scenario, f"slowest filter set {slowest}: p99 ms", _ms(by_filter[slowest], 0.99)),

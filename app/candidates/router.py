@@ -170,16 +170,21 @@ async def list_candidates(
         Query(
             min_length=1,
             max_length=200,
-            description="Employee id or e-mail (exact), or family-name prefix.",
+            description="Employee id or e-mail (exact), or the start of the family name "
+            "(any case). Results come in order of family name.",
+            examples=["Santos"],
         ),
     ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CandidateOut]:
     """Candidates, oldest registration first; with `updated_after`, least recently changed
-    first, so that a sync can page through what changed since its last run and resume. Agency
+    first, so that a sync can page through what changed since its last run and resume; with
+    `q` (and no `updated_after`), in order of family name (lowercased, compared character code
+    by character code), then id, so that a common name pages as fast as a rare one. Agency
     keys see only their own agency's. `status=forfeited` includes supplemental chances whose
-    deadline has passed."""
+    deadline has passed. A `next_cursor` works only with the filters it came with (422
+    otherwise)."""
     rows, next_cursor = await service.list_candidates(
         session,
         caller,

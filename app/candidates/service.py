@@ -8,13 +8,14 @@ and the names of the fields that changed.
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.agencies.service import agency_exists
 from app.audit import service as audit
@@ -22,7 +23,7 @@ from app.audit.service import SYSTEM, Actor
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.candidates import program
-from app.candidates.models import Candidate, CandidateTransition
+from app.candidates.models import FAMILY_NAME_KEY, Candidate, CandidateTransition
 from app.candidates.schemas import (
     PRIORITY_REASONS,
     BatchItemResult,
@@ -674,6 +675,16 @@ async def history(session: AsyncSession, candidate_id: uuid.UUID) -> list[Candid
     )
 
 
+def _prefix_range(prefix: str) -> ColumnElement[bool]:
+    """``FAMILY_NAME_KEY`` starts with ``prefix``, as a range the index can seek to: in byte
+    order the names starting with "abc" are those from "abc" up to (not including) "abd"."""
+    low = prefix.lower()
+    if ord(low[-1]) >= 0x10FFFF:
+        return FAMILY_NAME_KEY.startswith(low, autoescape=True)
+    high = low[:-1] + chr(ord(low[-1]) + 1)
+    return and_(low <= FAMILY_NAME_KEY, high > FAMILY_NAME_KEY)
+
+
 async def list_candidates(
     session: AsyncSession,
     caller: Caller,
@@ -687,56 +698,75 @@ async def list_candidates(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Candidate], str | None]:
-    statement = select(Candidate).where(_visible_to(caller))
+    """One page of the candidates the caller may see, with the filters given.
+
+    Three orders, each served by an index so that a page costs the same on page 1 and page
+    1,000: changed-since (``updated_after``) pages by (updated_at, id), so a sync can resume;
+    a search (``q``) by (family name, id), since a common name matches a hundred thousand
+    candidates and sorting them by registration would read every one; otherwise by
+    registration (created_at, id).
+    """
+    conditions: list[ColumnElement[bool]] = [_visible_to(caller)]
     if agency is not None:
-        statement = statement.where(Candidate.agency_code == agency)
+        conditions.append(Candidate.agency_code == agency)
     if status is not None:
-        statement = statement.where(status_is(status))
+        conditions.append(status_is(status))
     if track is not None:
-        statement = statement.where(Candidate.track == track.value)
+        conditions.append(Candidate.track == track.value)
     if priority is not None:
-        statement = statement.where(Candidate.priority == priority)
+        conditions.append(Candidate.priority == priority)
     if updated_after is not None:
-        statement = statement.where(Candidate.updated_at > updated_after)
-    if q:
-        statement = statement.where(
-            or_(
-                Candidate.external_id == q,
-                func.lower(Candidate.family_name).startswith(q.lower()),
-                func.lower(Candidate.email) == q.lower(),
-            )
-        )
-    # A sync asking what changed since a time reads in order of change (and pages on it, so it
-    # can resume); otherwise the list is in order of registration.
-    order, sort_column = (
-        ("u", Candidate.updated_at) if updated_after is not None else ("c", Candidate.created_at)
-    )
+        conditions.append(Candidate.updated_at > updated_after)
+    order: str
+    sort_key: ColumnElement[Any] | InstrumentedAttribute[Any]
+    if updated_after is not None:
+        order, sort_key = "u", Candidate.updated_at
+    elif q:
+        order, sort_key = "n", FAMILY_NAME_KEY
+    else:
+        order, sort_key = "c", Candidate.created_at
     if cursor is not None:
         kind, after_value, after_id = decode_cursor(cursor, 3)
+        expected_type = str if order == "n" else datetime
+        if not isinstance(after_value, expected_type) or not isinstance(after_id, uuid.UUID):
+            raise UnprocessableEntity(
+                "The cursor is not one this service issued for this list.",
+                errors=[FieldError(field="query.cursor", message="invalid cursor")],
+            )
         if kind != order:
             raise UnprocessableEntity(
                 "The cursor belongs to the list with other filters.",
                 errors=[FieldError(field="query.cursor", message="use it with the same filters")],
             )
-        statement = statement.where(
-            or_(
-                sort_column > after_value, and_(sort_column == after_value, Candidate.id > after_id)
-            )
+        conditions.append(tuple_(sort_key, Candidate.id) > tuple_(after_value, after_id))
+    exact = or_(Candidate.external_id == q, func.lower(Candidate.email) == (q or "").lower())
+    if q and order == "n":
+        # The name matches in index order, plus the few exact employee-id and e-mail matches
+        # (any name): the page is the first `limit` of both together.
+        by_name = (
+            select(Candidate.id)
+            .where(*conditions, _prefix_range(q))
+            .order_by(sort_key, Candidate.id)
+            .limit(limit + 1)
         )
-    rows = list(
-        (
-            await session.scalars(statement.order_by(sort_column, Candidate.id).limit(limit + 1))
-        ).all()
-    )
+        by_identity = select(Candidate.id).where(*conditions, exact)
+        matches = union_all(by_name, by_identity).subquery()
+        statement = select(Candidate, sort_key).where(Candidate.id.in_(select(matches.c.id)))
+    else:
+        if q:
+            conditions.append(or_(exact, _prefix_range(q)))
+        statement = select(Candidate, sort_key).where(*conditions)
+    rows = (
+        await session.execute(statement.order_by(sort_key, Candidate.id).limit(limit + 1))
+    ).all()
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            [order, last.updated_at if order == "u" else last.created_at, last.id]
-        )
+        last, last_key = rows[limit - 1]
+        next_cursor = encode_cursor([order, last_key, last.id])
+    page = [candidate for candidate, _ in rows[:limit]]
     # The list carries names and e-mails: each candidate on the page was read.
-    await audit.record_reads(session, caller, "candidate", [c.id for c in rows[:limit]])
-    return rows[:limit], next_cursor
+    await audit.record_reads(session, caller, "candidate", [c.id for c in page])
+    return page, next_cursor
 
 
 async def record_lapsed_supplementals(session: AsyncSession) -> int:

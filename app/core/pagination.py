@@ -41,7 +41,8 @@ Limit = Annotated[
 Cursor = Annotated[
     str | None,
     Query(
-        max_length=512, description="The `next_cursor` of the previous page; omit for the first."
+        max_length=2048,
+        description="The `next_cursor` of the previous page; omit for the first.",
     ),
 ]
 

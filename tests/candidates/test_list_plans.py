@@ -44,12 +44,14 @@ FILTERS = [
     {"q": "reyes123"},
     {"q": "person777@pl07.example"},
     {"agency": "PL02", "q": "cruz"},
+    {"q": "santos"},
 ]
+COMMON_NAME = "santos"  # a quarter of the table: read in index order, not gathered and sorted
 RARE_SEARCHES = {"EMP-0012345", "reyes123", "person777@pl07.example"}
 SEARCH_INDEXES = (
     "ix_candidate_external_id",
     "ix_candidate_email_lower",
-    "ix_candidate_family_name_lower",
+    "ix_candidate_family_name_key",
 )
 
 
@@ -139,3 +141,13 @@ async def test_every_filter_combination_uses_an_index(
             if filters.get("q") in RARE_SEARCHES:
                 # Found through the search indexes, not by filtering the whole table in order.
                 assert any(index in plan for index in SEARCH_INDEXES), f"{params}:\n{plan}"
+            if filters.get("q") == COMMON_NAME:
+                # An ordered scan of the name index that seeks to the name: the page is its
+                # first rows (a bitmap scan would gather every match, then sort).
+                lines = [line.strip() for line in plan.splitlines()]
+                scan = next(
+                    i for i, line in enumerate(lines) if "ix_candidate_family_name_key" in line
+                )
+                assert lines[scan].startswith("->  Index"), f"{params}:\n{plan}"
+                assert lines[scan + 1].startswith("Index Cond:"), f"{params}:\n{plan}"
+                assert f">= '{COMMON_NAME}'" in lines[scan + 1], f"{params}:\n{plan}"
