@@ -166,7 +166,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Built here so that a missing or unusable token key stops the service at start.
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
+    # Middlewares added later run first. Idempotency innermost: it replays whole responses.
+    app.add_middleware(IdempotencyMiddleware)
+    # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
+    app.add_middleware(BodySizeLimitMiddleware)
+    # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
+    app.add_middleware(CurrentDocumentFastPath)
+    app.add_middleware(RateLimitMiddleware)
     if settings.cors_origins:
+        # Outside the limits, so that a browser can read a 413 or 429 too.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -174,13 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
-    # Added last, runs first: every response, idempotent replays included, carries a request id.
-    app.add_middleware(IdempotencyMiddleware)
-    # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
-    app.add_middleware(BodySizeLimitMiddleware)
-    # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
-    app.add_middleware(CurrentDocumentFastPath)
-    app.add_middleware(RateLimitMiddleware)
+    # Outermost: every response, refusals and replays included, carries a request id.
     app.add_middleware(RequestTelemetryMiddleware)
     for router in ROUTERS:
         app.include_router(router)

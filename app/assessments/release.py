@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -173,7 +173,7 @@ async def release_many(
     outcomes: list[Release] = []
     steps: list[candidates.Step] = []
     entries: list[audit.AuditChange] = []
-    certificates: list[Certificate] = []
+    certificates: list[dict[str, Any]] = []
     seen: set[uuid.UUID] = set()
     for assessment_id in ids:
         outcome = Release(assessment_id)
@@ -257,31 +257,33 @@ async def release_many(
             )
         )
         if result.outcome is rules.Outcome.certified:
-            certificate = Certificate(
-                serial=new_serial(),
-                candidate_id=candidate.id,
-                assessment_id=assessment.id,
-                holder_name=f"{candidate.given_name} {candidate.family_name}",
-                issued_on=now.date(),
-                status="valid",
-                created_at=now,
-            )
+            serial = new_serial()
+            certificate = {
+                "serial": serial,
+                "candidate_id": candidate.id,
+                "assessment_id": assessment.id,
+                "holder_name": f"{candidate.given_name} {candidate.family_name}",
+                "issued_on": now.date(),
+                "status": "valid",
+                "created_at": now,
+            }
             certificates.append(certificate)
-            outcome.certificate_serial = certificate.serial
+            outcome.certificate_serial = serial
             entries.append(
                 (
                     "certificate.issue",
                     "certificate",
-                    certificate.serial,
+                    serial,
                     None,
-                    {"candidate_id": candidate.id, "holder_name": certificate.holder_name},
+                    {"candidate_id": candidate.id, "holder_name": certificate["holder_name"]},
                 )
             )
     await _serials_of_released_before(session, outcomes)
-    session.add_all(certificates)
+    await session.flush()  # the rounds' and candidates' new state, before what refers to it
+    if certificates:
+        await session.execute(insert(Certificate), certificates)
     await candidates.write_steps(session, actor, steps)
     await audit.record_many(session, actor, entries)
-    await session.flush()
     return outcomes
 
 

@@ -546,15 +546,19 @@ async def transition(
             f"The candidate cannot become {target.value} yet.", unmet_preconditions=preconditions
         )
     step = apply_step(candidate, current, target, reason, data, actor)
-    await write_steps(session, actor, [step])
-    return step.transition
+    history = CandidateTransition(**step.history)
+    session.add(history)
+    await session.flush()
+    await _audit_and_announce(session, actor, [step])
+    return history
 
 
 @dataclass
 class Step:
     """A move already applied to the candidate in memory, and what must be written for it."""
 
-    transition: CandidateTransition
+    history: dict[str, Any]
+    """The history row (``candidate_transition``) as column values."""
     audit_change: audit.AuditChange
     event: Event
 
@@ -576,17 +580,16 @@ def apply_step(
     candidate.status = target.value
     candidate.version += 1
     candidate.updated_at = utcnow()
-    transition = CandidateTransition(
-        candidate_id=candidate.id,
-        from_status=current.value,
-        to_status=target.value,
-        reason=reason,
-        data=data,
-        actor=actor.label,
-        at=candidate.updated_at,
-    )
     return Step(
-        transition=transition,
+        history={
+            "candidate_id": candidate.id,
+            "from_status": current.value,
+            "to_status": target.value,
+            "reason": reason,
+            "data": data,
+            "actor": actor.label,
+            "at": candidate.updated_at,
+        },
         audit_change=(
             "candidate.transition",
             "candidate",
@@ -622,11 +625,15 @@ def apply_system_step(
 
 
 async def write_steps(session: AsyncSession, actor: Actor, steps: Sequence[Step]) -> None:
-    """Store the history rows, audit entries and feed events of ``steps`` in a few statements."""
+    """Store the history rows, audit entries and feed events of ``steps`` in a few statements
+    (a cohort's release moves a thousand candidates twice each)."""
     if not steps:
         return
-    session.add_all([s.transition for s in steps])
-    await session.flush()
+    await session.execute(insert(CandidateTransition), [s.history for s in steps])
+    await _audit_and_announce(session, actor, steps)
+
+
+async def _audit_and_announce(session: AsyncSession, actor: Actor, steps: Sequence[Step]) -> None:
     await audit.record_many(session, actor, [s.audit_change for s in steps])
     await append_events(session, [s.event for s in steps])
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, func
 from sqlalchemy.ext.asyncio import (
@@ -56,6 +57,10 @@ def asyncpg_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
 
 
+def _json_text(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url),
@@ -64,6 +69,9 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # Fail fast while the database is away: the request gets a 503 in seconds, not a hang.
         pool_timeout=settings.db_pool_timeout_seconds,
+        # JSONB parameters (results, audit entries, events) encoded by pydantic's Rust encoder:
+        # a cohort's release writes thousands of them.
+        json_serializer=_json_text,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),

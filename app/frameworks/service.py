@@ -212,6 +212,10 @@ async def _insert_content(
     await session.flush()
 
 
+FRAMEWORK_LOCK_NAMESPACE = 72015
+"""Advisory locks (namespace, hashtext(slug)) serialize writers of one framework."""
+
+
 async def create_version(
     session: AsyncSession,
     doc: FrameworkDocument,
@@ -222,6 +226,11 @@ async def create_version(
     """Store ``doc`` as a new version (a draft unless loading reference data); ``actor`` is
     who asked (None: the service, loading reference data)."""
     check_document(doc)
+    # One writer per slug at a time, until commit: two simultaneous posts of one new version
+    # (or one new framework) then meet the check below instead of a unique violation.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(FRAMEWORK_LOCK_NAMESPACE, func.hashtext(doc.slug)))
+    )
     framework = await _upsert_framework(session, doc)
     exists = await session.scalar(
         select(FrameworkVersion.id).where(

@@ -143,3 +143,23 @@ async def test_concurrent_requests_are_counted_exactly(
         responses = await asyncio.gather(*(client.get(PUBLIC) for _ in range(12)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 8 + [429] * 4
+
+
+async def test_a_browser_on_an_allowed_origin_can_read_a_429_and_a_413(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    portal = "https://portal.example"
+    with_cors = settings.model_copy(update={"cors_origins": [portal]})
+    origin = {"Origin": portal}
+    await _clear_of_a_minute_boundary()
+    async with _client(_app(engine, with_cors, anonymous=1, key=0), _address()) as client:
+        await client.get(PUBLIC, headers=origin)
+        refused = await client.get(PUBLIC, headers=origin)
+    async with _client(_app(engine, with_cors, anonymous=0, key=0), _address()) as client:
+        too_large = await client.post(
+            PUBLIC, content=b"x" * (2 << 20), headers=origin | {"Content-Type": "application/json"}
+        )
+    for response, status in ((refused, 429), (too_large, 413)):
+        assert response.status_code == status
+        assert response.headers["access-control-allow-origin"] == portal
+        assert "retry-after" in response.headers["access-control-expose-headers"].lower()

@@ -1,12 +1,17 @@
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.roles import Role
+from app.core.database import create_sessionmaker
 from app.frameworks.models import Framework, FrameworkVersion, Indicator
+from app.frameworks.schemas import FrameworkDocument
+from app.frameworks.service import create_version
 from tests.factories import auth_headers
 from tests.frameworks.documents import SLUG, framework_document
 
@@ -340,3 +345,37 @@ async def test_an_unpublished_framework_may_change_its_metadata(
     response = await client.put(f"/v1/frameworks/{SLUG}/versions/1", json=renamed, headers=staff)
     assert response.status_code == 200
     assert response.json()["title"] == "Renamed Test Framework"
+
+
+async def test_simultaneous_creations_of_one_new_version_make_one_draft_and_409s(
+    engine: AsyncEngine,
+) -> None:
+    """Four writers at once, each in its own committed transaction (as four requests are)."""
+    slug = "race-" + uuid.uuid4().hex[:8]
+    document = FrameworkDocument.model_validate(framework_document(slug=slug))
+    sessions = create_sessionmaker(engine)
+
+    async def create() -> None:
+        async with sessions() as session, session.begin():
+            await create_version(session, document)
+
+    try:
+        outcomes = await asyncio.gather(*(create() for _ in range(4)), return_exceptions=True)
+        assert sorted(type(o).__name__ for o in outcomes) == [
+            "Conflict",
+            "Conflict",
+            "Conflict",
+            "NoneType",
+        ], outcomes
+        async with engine.connect() as connection:
+            versions = await connection.scalar(
+                select(func.count())
+                .select_from(FrameworkVersion)
+                .join(Framework)
+                .where(Framework.slug == slug)
+            )
+        assert versions == 1
+    finally:
+        # Committed for real: take it away so that other tests' catalogues stay as seeded.
+        async with engine.begin() as connection:
+            await connection.execute(delete(Framework).where(Framework.slug == slug))
