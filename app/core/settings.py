@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     """Comma-separated browser origins allowed to call the API (the CSI portal)."""
 
     public_base_url: str = "http://127.0.0.1:8000"
-    """The service's public URL, used in ids it publishes (certificates, credentials)."""
+    """The service's public URL, used in the ids and uris it publishes (certificates,
+    credentials, CASE documents and packages)."""
 
     signing_key_file: Path | None = None
     """Ed25519 key (PEM) that signs Open Badges credentials; default ``<data_dir>/keys/credentials-ed25519.pem``,
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     """How long a request waits for a free pooled connection before it gets a 503."""
 
+    db_command_timeout_seconds: float = Field(default=20.0, gt=0)
+    """How long the service waits for any answer from the database before it gives the request
+    a 503: the bound when the connection itself is silently gone (a dropped network path,
+    where the server's own ``statement_timeout`` can never answer). Keep it above
+    ``CPRO_DB_STATEMENT_TIMEOUT_MS``."""
+
     jwt_issuer: str | None = None
     """The CSI portal identity provider's ``iss``; required when token keys are configured."""
 
@@ -103,6 +110,16 @@ class Settings(BaseSettings):
         keys = self.jwt_public_key_file is not None or self.jwt_jwks_file is not None
         if keys and not (self.jwt_issuer and self.jwt_audience):
             raise ValueError("CPRO_JWT_ISSUER and CPRO_JWT_AUDIENCE are required with token keys")
+        return self
+
+    @model_validator(mode="after")
+    def _command_timeout_outlasts_statements(self) -> "Settings":
+        # Otherwise a slow statement would be abandoned by the client while the server still
+        # runs it, instead of being cancelled by the server (a clean 503).
+        if self.db_command_timeout_seconds * 1000 <= self.db_statement_timeout_ms:
+            raise ValueError(
+                "CPRO_DB_COMMAND_TIMEOUT_SECONDS must be longer than CPRO_DB_STATEMENT_TIMEOUT_MS"
+            )
         return self
 
     @field_validator("cors_origins", mode="before")

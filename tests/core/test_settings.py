@@ -37,3 +37,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if f"`CPRO_{name.upper()}`" not in readme
     ]
     assert undocumented == []
+
+
+def test_the_command_timeout_must_outlast_the_statement_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CPRO_DB_STATEMENT_TIMEOUT_MS", "30000")
+    monkeypatch.setenv("CPRO_DB_COMMAND_TIMEOUT_SECONDS", "20")
+    with pytest.raises(ValueError, match="CPRO_DB_COMMAND_TIMEOUT_SECONDS"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("CPRO_DB_COMMAND_TIMEOUT_SECONDS", "35")
+    assert Settings(_env_file=None).db_command_timeout_seconds == 35  # type: ignore[call-arg]

@@ -9,6 +9,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.roles import Role
+from app.core.settings import Settings
 from app.frameworks.case import CASE_NAMESPACE
 from app.frameworks.reference import bundled_documents
 from tests.factories import auth_headers
@@ -41,7 +42,7 @@ async def _package(client: AsyncClient, slug: str, version: str) -> dict[str, An
 
 
 async def test_cf_documents_lists_every_published_and_retired_version(
-    client: AsyncClient,
+    client: AsyncClient, settings: Settings
 ) -> None:
     response = await client.get(f"{CASE}/CFDocuments")
     assert response.status_code == 200
@@ -55,7 +56,9 @@ async def test_cf_documents_lists_every_published_and_retired_version(
     for document in documents:
         package_uri = document["CFPackageURI"]
         assert package_uri["identifier"] == document["identifier"]
-        assert package_uri["uri"] == f"http://testserver{CASE}/CFPackages/{document['identifier']}"
+        # Under the configured public URL, whatever Host the request came with.
+        base = settings.public_base_url.rstrip("/")
+        assert package_uri["uri"] == f"{base}{CASE}/CFPackages/{document['identifier']}"
 
 
 async def test_cf_documents_pages_with_limit_and_offset(client: AsyncClient) -> None:
