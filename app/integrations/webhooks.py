@@ -15,6 +15,7 @@ import json
 import secrets
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -79,6 +80,48 @@ def _forbidden_address(address: str) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+    )
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where one delivery goes: the URL with the address checked just now in place of the host
+    name, so that the connection cannot land anywhere else (a name that re-resolves to an
+    internal address between the check and the connect: DNS rebinding)."""
+
+    url: str
+    host: str
+    """The original ``Host`` header value (name and port)."""
+    sni_hostname: str | None
+    """For https: the name the TLS handshake asks for and the certificate must match."""
+
+
+class TargetRefused(Exception):
+    """The webhook URL now resolves to an address deliveries must not reach."""
+
+
+async def pin_target(url: str, *, allow_private: bool) -> PinnedTarget:
+    """Resolve ``url``'s host for one delivery; refuse internal addresses unless allowed."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            hostname, port, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise TargetRefused("the host name does not resolve") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses or (not allow_private and any(map(_forbidden_address, addresses))):
+        raise TargetRefused("the host name resolves to a loopback, private or reserved address")
+    address = addresses[0]
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host = parts.netloc.rpartition("@")[2]
+    return PinnedTarget(
+        url=parts._replace(netloc=netloc).geturl(),
+        host=host,
+        sni_hostname=hostname if parts.scheme == "https" else None,
     )
 
 

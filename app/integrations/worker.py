@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.database import utcnow
 from app.core.settings import Settings
 from app.integrations.models import CandidateEvent, WebhookDelivery, WebhookSubscription
-from app.integrations.webhooks import payload, signed_headers
+from app.integrations.webhooks import TargetRefused, payload, pin_target, signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +106,21 @@ async def deliver_next(
     status_code: int | None = None
     error: str | None = None
     try:
+        # Checked again at every delivery: a name that was public at subscription time may
+        # point inside the network now.
+        target = await pin_target(
+            subscription.url, allow_private=settings.webhook_allow_private_targets
+        )
         response = await client.post(
-            subscription.url,
+            target.url,
             content=body,
-            headers=signed_headers(subscription.secret, event, body, utcnow()),
+            headers=signed_headers(subscription.secret, event, body, utcnow())
+            | {"host": target.host},
+            extensions={"sni_hostname": target.sni_hostname} if target.sni_hostname else {},
         )
         status_code = response.status_code
+    except TargetRefused as exc:
+        error = f"refused: {exc}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     succeeded = status_code is not None and 200 <= status_code < 300

@@ -160,3 +160,39 @@ async def test_other_agencies_subscriptions_are_not_found(
     assert (
         await client.delete(f"/v1/webhook-subscriptions/{created['id']}", headers=doh)
     ).status_code == 204
+
+
+async def test_each_delivery_resolves_the_name_again_and_connects_to_the_address_it_checked(
+    live_client: AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    """A name that was fine when subscribed may point inside the network later (DNS
+    rebinding): every delivery resolves it, checks the address, and connects to that address
+    while sending the name as Host. Here `localhost` stands for such a name: allowed while
+    internal targets are allowed (the suite's setting), refused once they are not."""
+    code, _, hris = await committed_agency_with_keys(engine)
+    with receiver() as hook:
+        by_name = hook.url.replace("127.0.0.1", "localhost")
+        created = await live_client.post(
+            "/v1/webhook-subscriptions",
+            json={"url": by_name, "events": ["candidate.created"]},
+            headers=hris,
+        )
+        assert created.status_code == 201, created.text
+        subscription = created.json()["id"]
+        await live_client.put(f"/v1/agencies/{code}/candidates/E0", json=person(0), headers=hris)
+        async with running_worker(engine, settings):
+            received = await asyncio.to_thread(hook.wait_for, 1)
+        assert received[0].headers["host"] == by_name.split("/")[2]
+
+        await live_client.put(f"/v1/agencies/{code}/candidates/E1", json=person(1), headers=hris)
+        strict = settings.model_copy(update={"webhook_allow_private_targets": False})
+        deliveries = f"/v1/webhook-subscriptions/{subscription}/deliveries"
+        async with running_worker(engine, strict):
+            for _ in range(200):
+                log = (await live_client.get(deliveries, headers=hris)).json()["items"]
+                if len(log) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        assert len(hook.received) == 1  # nothing reached the receiver
+        refused = [d for d in log if not d["succeeded"]]
+        assert refused and "refused" in refused[0]["error"], log
