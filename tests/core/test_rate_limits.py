@@ -8,11 +8,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import create_engine, create_sessionmaker
@@ -163,3 +164,50 @@ async def test_a_browser_on_an_allowed_origin_can_read_a_429_and_a_413(
         assert response.status_code == status
         assert response.headers["access-control-allow-origin"] == portal
         assert "retry-after" in response.headers["access-control-expose-headers"].lower()
+
+
+async def test_far_from_the_limit_a_process_counts_in_leases_not_per_request(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    app = _app(engine, settings, anonymous=6000, key=0)
+    address = _address()
+    bumps: list[str] = []
+
+    def count_bumps(*args: Any) -> None:
+        if "rate_limit_window" in args[2] and "INSERT" in args[2]:
+            bumps.append(args[2])
+
+    await _clear_of_a_minute_boundary()
+    event.listen(engine.sync_engine, "before_cursor_execute", count_bumps)
+    try:
+        async with _client(app, address) as client:
+            statuses = {(await client.get(PUBLIC)).status_code for _ in range(200)}
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count_bumps)
+    assert statuses == {200}
+    assert 1 <= len(bumps) <= 8  # leases of up to 64, not 200 statements
+    caller = hashlib.sha256(b"address:" + address.encode()).digest()
+    async with engine.connect() as connection:
+        counted = await connection.scalar(
+            text("SELECT sum(count) FROM rate_limit_window WHERE caller = :caller"),
+            {"caller": caller},
+        )
+    assert 200 <= counted <= 200 + 64  # all counted; at most one lease unspent
+
+
+async def test_processes_holding_leases_never_admit_more_than_the_limit(
+    engine: AsyncEngine, second_engine: AsyncEngine, settings: Settings
+) -> None:
+    limit = 48
+    first = _app(engine, settings, anonymous=limit, key=0)
+    second = _app(second_engine, settings, anonymous=limit, key=0)
+    address = _address()
+    await _clear_of_a_minute_boundary()
+    async with _client(first, address) as one, _client(second, address) as two:
+        answers = await asyncio.gather(
+            *(client.get(PUBLIC) for _ in range(40) for client in (one, two))
+        )
+    admitted = sum(a.status_code == 200 for a in answers)
+    assert {a.status_code for a in answers} == {200, 429}
+    # Never over; early by at most what each process held unspent (a sixteenth of the rest).
+    assert limit - 2 * (limit // 16) <= admitted <= limit, admitted
