@@ -3,6 +3,7 @@
 import asyncio
 import json
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,7 +41,7 @@ def _ms(seconds: Sequence[float], q: float) -> float:
 
 
 def _wrk(wrk: str, url: str, seconds: float, headers: dict[str, str]) -> dict[str, float]:
-    command = [wrk, "-t2", "-c32", f"-d{seconds:g}s", "--latency", url]
+    command = [wrk, "-t2", "-c32", f"-d{max(1, round(seconds))}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
@@ -72,54 +73,74 @@ def framework_read(
     response_file = work / "framework-response.json"
     response_file.write_text(json.dumps({"body_hex": first.content.hex(), "headers": kept}))
 
-    measured: dict[tuple[str, str], dict[str, float]] = {}
+    kinds = {"200": {}, "304": {"If-None-Match": etag}}
+    # (name, kind) -> one wrk result per round
+    measured: dict[tuple[str, str], list[dict[str, float]]] = {}
 
-    def run(name: str, base: str) -> None:
-        for kind, headers in (("200", {}), ("304", {"If-None-Match": etag})):
-            _wrk(wrk, base + FRAMEWORK_PATH, 1, headers)  # warm up
-            measured[(name, kind)] = _wrk(wrk, base + FRAMEWORK_PATH, seconds, headers)
+    def run(name: str, base: str, kind: str, length: float) -> None:
+        _wrk(wrk, base + FRAMEWORK_PATH, 1, kinds[kind])  # warm up
+        result = _wrk(wrk, base + FRAMEWORK_PATH, length, kinds[kind])
+        assert result["bad"] == 0, (name, kind, result)
+        measured.setdefault((name, kind), []).append(result)
 
-    run("cpro", service.base)
-    for name in ("fastapi", "asgi"):
-        with Service.baseline(name, response_file, env, work) as baseline:
-            check = httpx.get(baseline.base + FRAMEWORK_PATH)
-            assert check.content == first.content and check.headers["etag"] == etag
-            run(name, baseline.base)
-    # The table's runs have rate limits off; this one counts every request as production does
-    # (one statement in PostgreSQL each), with a limit too high to refuse any.
+    # The service and the FastAPI route take turns, three rounds, and each ratio is the median
+    # of the rounds' ratios: load from elsewhere on a shared machine then hits both alike.
+    rounds = 3
+    with Service.baseline("fastapi", response_file, env, work) as bare:
+        check = httpx.get(bare.base + FRAMEWORK_PATH)
+        assert check.content == first.content and check.headers["etag"] == etag
+        for _ in range(rounds):
+            for kind in kinds:
+                run("cpro", service.base, kind, seconds / 2)
+                run("fastapi", bare.base, kind, seconds / 2)
+    with Service.baseline("asgi", response_file, env, work) as raw_asgi:
+        for kind in kinds:
+            run("asgi", raw_asgi.base, kind, seconds)
+    # The table's other runs have rate limits off; this one counts requests as production does
+    # (in PostgreSQL, in leases), with a limit too high to refuse any.
     counted = env | {"CPRO_RATE_LIMIT_ANONYMOUS": str(10**9), "CPRO_RUN_WORKER": "false"}
     with Service.cpro(counted, work) as limited:
         wait_ready(limited.base)
-        _wrk(wrk, limited.base + FRAMEWORK_PATH, 1, {})
-        with_limits = _wrk(wrk, limited.base + FRAMEWORK_PATH, seconds, {})
-    assert with_limits["bad"] == 0, with_limits
+        run("cpro-limited", limited.base, "200", seconds)
+
+    def rps(name: str, kind: str) -> float:
+        return statistics.median(r["rps"] for r in measured[(name, kind)])
+
+    def ratio(name: str, kind: str) -> float:
+        pairs = zip(measured[(name, kind)], measured[("fastapi", kind)], strict=False)
+        return statistics.median(mine["rps"] / bare["rps"] for mine, bare in pairs)
 
     rows = []
     for kind, target in (("200", 0.8), ("304", 0.9)):
-        cpro, bare, raw = (measured[(n, kind)] for n in ("cpro", "fastapi", "asgi"))
         scenario = f"1. framework read, {kind}s, 32 connections"
-        assert cpro["bad"] == bare["bad"] == raw["bad"] == 0, measured
+        to_bare = ratio("cpro", kind)
         rows += [
-            _row(scenario, "service req/s", round(cpro["rps"])),
-            _row(scenario, "(a) FastAPI route req/s", round(bare["rps"])),
-            _row(scenario, "(b) raw ASGI req/s", round(raw["rps"])),
-            _row(scenario, "service p99 ms (wrk)", round(cpro["p99_ms"], 2)),
+            _row(scenario, f"service req/s (median of {rounds})", round(rps("cpro", kind))),
             _row(
                 scenario,
-                "service / (a)",
-                round(cpro["rps"] / bare["rps"], 2),
-                f">= {target}",
-                cpro["rps"] / bare["rps"] >= target,
+                f"(a) FastAPI route req/s (median of {rounds})",
+                round(rps("fastapi", kind)),
             ),
-            _row(scenario, "service / (b)", round(cpro["rps"] / raw["rps"], 2)),
+            _row(scenario, "(b) raw ASGI req/s", round(rps("asgi", kind))),
+            _row(
+                scenario,
+                "service p99 ms (wrk, worst round)",
+                round(max(r["p99_ms"] for r in measured[("cpro", kind)]), 2),
+            ),
+            _row(
+                scenario,
+                "service / (a), median of the rounds",
+                round(to_bare, 2),
+                f">= {target}",
+                to_bare >= target,
+            ),
+            _row(scenario, "service / (b)", round(rps("cpro", kind) / rps("asgi", kind), 2)),
         ]
     scenario = "1c. framework read, 200s, 32 connections, rate limits on"
     rows += [
-        _row(scenario, "service req/s", round(with_limits["rps"])),
+        _row(scenario, "service req/s", round(rps("cpro-limited", "200"))),
         _row(
-            scenario,
-            "service / (a)",
-            round(with_limits["rps"] / measured[("fastapi", "200")]["rps"], 2),
+            scenario, "service / (a)", round(rps("cpro-limited", "200") / rps("fastapi", "200"), 2)
         ),
     ]
     return rows
