@@ -126,9 +126,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
     if owns_engine:
         metrics.instrument_pool(app.state.engine)
-    # What exists now (modules, routes, mappers, schemas: ~200,000 objects) lives as long as the
-    # process; frozen, the cyclic collector stops rescanning it, which made large batches stall.
-    gc.freeze()
+    if owns_engine:
+        # What exists now (modules, routes, mappers, schemas: ~200,000 objects) lives as long as
+        # the process; frozen, the cyclic collector stops rescanning it, which made large
+        # batches stall. Collected first, so that no startup garbage is kept for good.
+        gc.collect()
+        gc.freeze()
     stop_worker = asyncio.Event()
     worker = (
         asyncio.create_task(run_background(app.state.sessionmaker, settings, stop_worker))

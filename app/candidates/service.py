@@ -688,7 +688,10 @@ def _prefix_range(prefix: str) -> ColumnElement[bool]:
     low = prefix.lower()
     if ord(low[-1]) >= 0x10FFFF:
         return FAMILY_NAME_KEY.startswith(low, autoescape=True)
-    high = low[:-1] + chr(ord(low[-1]) + 1)
+    following = ord(low[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000  # surrogates are not characters: the next character is U+E000
+    high = low[:-1] + chr(following)
     return and_(low <= FAMILY_NAME_KEY, high > FAMILY_NAME_KEY)
 
 

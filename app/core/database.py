@@ -79,7 +79,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
                 "application_name": "cpro-api",
             },
             "timeout": settings.db_connect_timeout_seconds,
-            "command_timeout": settings.db_command_timeout_seconds,
+            "command_timeout": settings.db_command_timeout,
             **(_transaction_pooler_args() if settings.db_transaction_pooler else {}),
         },
     )

@@ -57,7 +57,10 @@ class _BufferedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         super().emit(record)
         if record.levelno >= logging.WARNING:
-            self.flush_now()
+            try:
+                self.flush_now()
+            except Exception:  # a broken stderr must not fail the request that logs
+                self.handleError(record)
 
     def flush_now(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -72,7 +75,10 @@ class _BufferedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def _flush_now_and_then(self) -> None:
         while not self._stopped.wait(FLUSH_SECONDS):
             if self._dirty:
-                self.flush_now()
+                try:
+                    self.flush_now()
+                except Exception:  # keep flushing later lines; the next try may succeed
+                    self._dirty = True
 
 
 def _buffered_stderr() -> Any:

@@ -8,10 +8,10 @@ SHA-256 digests, never as keys or addresses. The check runs before routing, so a
 caller never reaches a route. Health probes are exempt.
 
 A statement per request would cap the busiest read at a fifth of its speed, so a process takes
-requests from the shared budget in leases: it adds up to 64 at once to the counter (never more
-than a sixteenth of what is left, and one at a time near the limit) and admits that many
+requests from the shared budget in leases: it adds up to 64 at once to the counter (at most a
+sixteenth of what it last saw left, one at a time near the limit) and admits that many
 without asking again. The limit is never exceeded; a caller spread over several processes may
-be refused a little early, by at most what those processes hold unspent.
+be refused a little early, by at most what the other processes hold unspent (64 each).
 
 If the counter cannot be reached the request goes on unlimited: the database being away is for
 the routes (and the readiness probe) to report, not for the limiter to turn into 500s.
@@ -147,8 +147,8 @@ class RateLimitMiddleware:
         now = time.monotonic()
         for caller in [c for c, lease in self._leases.items() if lease.expires <= now]:
             del self._leases[caller]
-            lock = self._locks.get(caller)
-            if lock is not None and not lock.locked():
+        for caller in [c for c, lock in self._locks.items() if not lock.locked()]:
+            if caller not in self._leases:
                 del self._locks[caller]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -81,11 +81,17 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     """How long a request waits for a free pooled connection before it gets a 503."""
 
-    db_command_timeout_seconds: float = Field(default=20.0, gt=0)
+    db_command_timeout_seconds: float | None = Field(default=None, gt=0)
     """How long the service waits for any answer from the database before it gives the request
     a 503: the bound when the connection itself is silently gone (a dropped network path,
-    where the server's own ``statement_timeout`` can never answer). Keep it above
-    ``CPRO_DB_STATEMENT_TIMEOUT_MS``."""
+    where the server's own ``statement_timeout`` can never answer). Unset: the statement
+    timeout plus 5 s; when set, it must be longer than the statement timeout."""
+
+    @property
+    def db_command_timeout(self) -> float:
+        if self.db_command_timeout_seconds is not None:
+            return self.db_command_timeout_seconds
+        return self.db_statement_timeout_ms / 1000 + 5.0
 
     jwt_issuer: str | None = None
     """The CSI portal identity provider's ``iss``; required when token keys are configured."""
@@ -116,7 +122,8 @@ class Settings(BaseSettings):
     def _command_timeout_outlasts_statements(self) -> "Settings":
         # Otherwise a slow statement would be abandoned by the client while the server still
         # runs it, instead of being cancelled by the server (a clean 503).
-        if self.db_command_timeout_seconds * 1000 <= self.db_statement_timeout_ms:
+        chosen = self.db_command_timeout_seconds
+        if chosen is not None and chosen * 1000 <= self.db_statement_timeout_ms:
             raise ValueError(
                 "CPRO_DB_COMMAND_TIMEOUT_SECONDS must be longer than CPRO_DB_STATEMENT_TIMEOUT_MS"
             )

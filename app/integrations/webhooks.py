@@ -71,27 +71,30 @@ def signed_headers(
     }
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _forbidden_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    """Anything but a public unicast address, also when an IPv4 one hides inside IPv6."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return not ip.is_global or ip.is_multicast
 
 
 @dataclass(frozen=True)
 class PinnedTarget:
-    """Where one delivery goes: the URL with the address checked just now in place of the host
-    name, so that the connection cannot land anywhere else (a name that re-resolves to an
-    internal address between the check and the connect: DNS rebinding)."""
+    """Where one delivery goes: the URL with each address checked just now in place of the host
+    name (in the resolver's order, tried one after another), so that the connection cannot
+    land anywhere else (a name that re-resolves to an internal address between the check and
+    the connect: DNS rebinding)."""
 
-    url: str
+    urls: list[str]
     host: str
-    """The original ``Host`` header value (name and port)."""
+    """The ``Host`` header: the name (IDNA-encoded) and the port as subscribed."""
     sni_hostname: str | None
     """For https: the name the TLS handshake asks for and the certificate must match."""
 
@@ -103,24 +106,28 @@ class TargetRefused(Exception):
 async def pin_target(url: str, *, allow_private: bool) -> PinnedTarget:
     """Resolve ``url``'s host for one delivery; refuse internal addresses unless allowed."""
     parts = urlsplit(url)
-    hostname = parts.hostname or ""
+    try:
+        hostname = (parts.hostname or "").encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise TargetRefused("the host name is not a valid domain name") from exc
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             hostname, port, type=socket.SOCK_STREAM
         )
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise TargetRefused("the host name does not resolve") from exc
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses or (not allow_private and any(map(_forbidden_address, addresses))):
         raise TargetRefused("the host name resolves to a loopback, private or reserved address")
-    address = addresses[0]
-    literal = f"[{address}]" if ":" in address else address
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    host = parts.netloc.rpartition("@")[2]
+    suffix = f":{parts.port}" if parts.port else ""
+
+    def bracketed(host: str) -> str:
+        return f"[{host}]" if ":" in host else host
+
     return PinnedTarget(
-        url=parts._replace(netloc=netloc).geturl(),
-        host=host,
+        urls=[parts._replace(netloc=bracketed(a) + suffix).geturl() for a in addresses],
+        host=bracketed(hostname) + suffix,
         sni_hostname=hostname if parts.scheme == "https" else None,
     )
 
@@ -138,7 +145,7 @@ async def check_target(url: str, *, allow_private: bool) -> None:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
             )
-        except OSError:
+        except (OSError, UnicodeError):
             problems.append("the host name does not resolve")
         else:
             if any(_forbidden_address(str(info[4][0])) for info in infos):

@@ -111,18 +111,27 @@ async def deliver_next(
         target = await pin_target(
             subscription.url, allow_private=settings.webhook_allow_private_targets
         )
-        response = await client.post(
-            target.url,
-            content=body,
-            headers=signed_headers(subscription.secret, event, body, utcnow())
-            | {"host": target.host},
-            extensions={"sni_hostname": target.sni_hostname} if target.sni_hostname else {},
-        )
-        status_code = response.status_code
+        headers = signed_headers(subscription.secret, event, body, utcnow()) | {"host": target.host}
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+        for index, url in enumerate(target.urls):
+            try:
+                response = await client.post(
+                    url, content=body, headers=headers, extensions=extensions
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                if index == len(target.urls) - 1:
+                    raise
+                continue  # the next address of the name, as a client would
+            status_code = response.status_code
+            break
     except TargetRefused as exc:
         error = f"refused: {exc}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except (OSError, ValueError) as exc:
+        # Anything else about this target is a failed attempt too, so that it is logged and
+        # retried with backoff instead of holding the lease until it expires.
+        error = f"{type(exc).__name__}"
     succeeded = status_code is not None and 200 <= status_code < 300
     duration_ms = int((time.perf_counter() - started) * 1000)
 
@@ -172,8 +181,14 @@ async def run_worker(
     """Deliver until ``stop`` is set; ``concurrency`` subscriptions at a time, so one slow
     receiver holds up only itself."""
     worker_id = uuid.uuid4().hex
+    # No kept-alive connections: deliveries go to checked addresses, and a pooled connection is
+    # found by address alone, so a TLS session verified for one subscriber's name could
+    # otherwise carry another subscriber's events to the same address.
     async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
     ) as client:
 
         async def loop() -> None:

@@ -17,20 +17,29 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_candidate_family_name_key",
-        "candidate",
-        [sa.literal_column('(lower(family_name) COLLATE "C")'), "id"],
-        unique=False,
-    )
-    op.drop_index("ix_candidate_family_name_lower", table_name="candidate")
+    # CONCURRENTLY, outside a transaction: a large candidate table stays writable meanwhile.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_candidate_family_name_key",
+            "candidate",
+            [sa.literal_column('(lower(family_name) COLLATE "C")'), "id"],
+            unique=False,
+            postgresql_concurrently=True,
+        )
+        op.drop_index(
+            "ix_candidate_family_name_lower", table_name="candidate", postgresql_concurrently=True
+        )
 
 
 def downgrade() -> None:
-    op.create_index(
-        "ix_candidate_family_name_lower",
-        "candidate",
-        [sa.literal_column("lower(family_name) text_pattern_ops")],
-        unique=False,
-    )
-    op.drop_index("ix_candidate_family_name_key", table_name="candidate")
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_candidate_family_name_lower",
+            "candidate",
+            [sa.literal_column("lower(family_name) text_pattern_ops")],
+            unique=False,
+            postgresql_concurrently=True,
+        )
+        op.drop_index(
+            "ix_candidate_family_name_key", table_name="candidate", postgresql_concurrently=True
+        )

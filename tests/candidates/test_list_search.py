@@ -49,6 +49,8 @@ async def test_a_search_pages_in_family_name_order_with_exact_id_matches_among_t
     assert await _all_pages(client, hris, {"q": "CRUZA"}) == [["Cruzado"]]
     assert await _all_pages(client, hris, {"q": "person1@agency.example"}) == [["Reyes"]]
     assert await _all_pages(client, hris, {"q": "cruz", "priority": 3}) == [[]]
+    # The last character before the surrogate block: the range's end skips the block.
+    assert await _all_pages(client, hris, {"q": "cruz\ud7ff"}) == [[]]
 
 
 async def test_a_cursor_works_only_with_the_list_it_came_from(

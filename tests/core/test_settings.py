@@ -47,4 +47,6 @@ def test_the_command_timeout_must_outlast_the_statement_timeout(
     with pytest.raises(ValueError, match="CPRO_DB_COMMAND_TIMEOUT_SECONDS"):
         Settings(_env_file=None)  # type: ignore[call-arg]
     monkeypatch.setenv("CPRO_DB_COMMAND_TIMEOUT_SECONDS", "35")
-    assert Settings(_env_file=None).db_command_timeout_seconds == 35  # type: ignore[call-arg]
+    assert Settings(_env_file=None).db_command_timeout == 35  # type: ignore[call-arg]
+    monkeypatch.delenv("CPRO_DB_COMMAND_TIMEOUT_SECONDS")
+    assert Settings(_env_file=None).db_command_timeout == 35  # type: ignore[call-arg]

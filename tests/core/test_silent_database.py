@@ -102,5 +102,6 @@ async def test_a_silent_database_connection_is_a_503_within_the_command_timeout(
     assert answer.status_code == 503, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert int(answer.headers["retry-after"]) > 0
-    # Command timeout (1 s) for the query, then for the rollback, plus a reconnect attempt.
-    assert waited < 8, waited
+    # Command timeout (1 s) for the query, then for the rollback, plus a reconnect attempt;
+    # without the bound the request waits forever (the 30 s above fails the test).
+    assert waited < 15, waited

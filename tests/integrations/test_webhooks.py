@@ -14,7 +14,7 @@ from app.core.database import create_sessionmaker
 from app.core.errors import ProblemError
 from app.core.settings import Settings
 from app.integrations.models import WebhookSubscription
-from app.integrations.webhooks import check_target
+from app.integrations.webhooks import TargetRefused, check_target, pin_target
 from app.integrations.worker import run_worker
 from tests.factories import auth_headers, committed_agency_with_keys, make_agency, person
 from tests.integrations.receiver import receiver
@@ -137,6 +137,43 @@ async def test_internal_urls_are_refused_unless_allowed() -> None:
             await check_target(url, allow_private=False)
         assert refused.value.status == 422
     await check_target("http://127.0.0.1:8080/x", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "100.64.0.1",  # carrier-grade NAT
+        "192.0.2.10",  # documentation
+        "::1",
+        "fe80::1",
+        "fd00::5",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "224.0.0.1",
+    ],
+)
+async def test_internal_addresses_are_refused_at_delivery_in_every_disguise(
+    address: str,
+) -> None:
+    literal = f"[{address}]" if ":" in address else address
+    with pytest.raises(TargetRefused):
+        await pin_target(f"https://{literal}:8443/hook", allow_private=False)
+
+
+async def test_a_pinned_target_keeps_the_name_for_host_and_tls_and_every_address_in_order() -> None:
+    pinned = await pin_target("https://localhost:8443/hook?x=1", allow_private=True)
+    assert pinned.host == "localhost:8443" and pinned.sni_hostname == "localhost"
+    assert pinned.urls and all(u.endswith(":8443/hook?x=1") for u in pinned.urls)
+    assert "https://127.0.0.1:8443/hook?x=1" in pinned.urls
+    literal = await pin_target("http://[::1]:9000/h", allow_private=True)
+    assert literal.urls == ["http://[::1]:9000/h"] and literal.host == "[::1]:9000"
+    assert literal.sni_hostname is None
+    public = await pin_target("http://8.8.8.8/h", allow_private=False)  # an address: no lookup
+    assert public.urls == ["http://8.8.8.8/h"]
+    with pytest.raises(TargetRefused):
+        await pin_target("http://no-such-host.invalid/h", allow_private=True)
 
 
 async def test_other_agencies_subscriptions_are_not_found(
