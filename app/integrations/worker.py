@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.database import utcnow
 from app.core.settings import Settings
 from app.integrations.models import CandidateEvent, WebhookDelivery, WebhookSubscription
-from app.integrations.webhooks import TargetRefused, payload, pin_target, signed_headers
+from app.integrations.webhooks import (
+    PinnedTarget,
+    TargetRefused,
+    payload,
+    pin_target,
+    signed_headers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +95,27 @@ async def _claim(
     return subscription, event
 
 
+async def post_pinned(
+    client: httpx.AsyncClient, target: PinnedTarget, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the target's checked addresses in turn (the next one when one cannot be reached),
+    with the subscribed name as ``Host`` and, for https, as the name the certificate must match."""
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+    for url in target.urls[:-1]:
+        try:
+            return await client.post(
+                url, content=body, headers=headers | {"host": target.host}, extensions=extensions
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue  # the next address of the name, as a client would
+    return await client.post(
+        target.urls[-1],
+        content=body,
+        headers=headers | {"host": target.host},
+        extensions=extensions,
+    )
+
+
 async def deliver_next(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
@@ -111,19 +138,10 @@ async def deliver_next(
         target = await pin_target(
             subscription.url, allow_private=settings.webhook_allow_private_targets
         )
-        headers = signed_headers(subscription.secret, event, body, utcnow()) | {"host": target.host}
-        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-        for index, url in enumerate(target.urls):
-            try:
-                response = await client.post(
-                    url, content=body, headers=headers, extensions=extensions
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                if index == len(target.urls) - 1:
-                    raise
-                continue  # the next address of the name, as a client would
-            status_code = response.status_code
-            break
+        response = await post_pinned(
+            client, target, body, signed_headers(subscription.secret, event, body, utcnow())
+        )
+        status_code = response.status_code
     except TargetRefused as exc:
         error = f"refused: {exc}"
     except httpx.HTTPError as exc:

@@ -1,5 +1,6 @@
 """A real HTTP receiver on 127.0.0.1 for webhook tests."""
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,10 @@ class Receiver:
 
 
 @contextmanager
-def receiver(status: int = 204, delay: float = 0.0) -> Iterator[Receiver]:
+def receiver(
+    status: int = 204, delay: float = 0.0, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1; with ``tls`` (a server context), an https one."""
     state = Receiver(url="", status=status, delay=delay)
 
     class Handler(BaseHTTPRequestHandler):
@@ -49,7 +53,10 @@ def receiver(status: int = 204, delay: float = 0.0) -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
