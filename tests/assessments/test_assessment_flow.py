@@ -8,6 +8,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.roles import Role
+from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.factories import auth_headers, make_agency, person
 
 CSC = "csc-leadership-competencies"
@@ -30,58 +31,26 @@ async def _ready_candidate(
             headers=staff,
         )
     ).json()["id"]
-    steps = [("oriented", {}), ("enrolled", {"track": track})]
-    steps += [("prequalified", {"score": 80}), ("for_assessment", {})] if track == "rpl" else []
-    for to, data in steps:
-        response = await client.post(
-            f"/v1/candidates/{cid}/transitions",
-            json={"to": to, "reason": "step", "data": data},
-            headers=staff,
-        )
-        assert response.status_code == 201, response.text
+    steps = (
+        TO_ASSESSMENT_BY_RPL
+        if track == "rpl"
+        else [("oriented", {}), ("enrolled", {"track": track})]
+    )
+    await move(client, staff, cid, steps)
     return cid, staff
-
-
-async def _open(
-    client: AsyncClient, staff: dict[str, str], cid: str, kind: str = "regular"
-) -> dict:  # type: ignore[type-arg]
-    response = await client.post(
-        f"/v1/candidates/{cid}/assessments",
-        json={"framework": CSC, "policy": "cpro-2015", "kind": kind},
-        headers=staff,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def _score_all(
-    client: AsyncClient, headers: dict[str, str], assessment: dict, scores: dict[str, int]
-) -> None:  # type: ignore[type-arg]
-    body = [
-        {
-            "competency": r["competency"],
-            "instrument": r["instrument"],
-            "score": scores[r["competency"]],
-        }
-        for r in assessment["required_scores"]
-    ]
-    response = await client.put(
-        f"/v1/assessments/{assessment['id']}/scores", json={"scores": body}, headers=headers
-    )
-    assert response.status_code == 200, response.text
 
 
 async def test_all_five_passed_certifies_with_a_verifiable_credential(
     client: AsyncClient, session: AsyncSession
 ) -> None:
     cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
+    assessment = await open_round(client, staff, cid)
     assert len(assessment["competencies"]) == 5 and len(assessment["required_scores"]) == 15
 
     early = await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
     assert early.status_code == 409 and len(early.json()["missing_scores"]) == 15
 
-    await _score_all(client, staff, assessment, {c: 90 for c in assessment["competencies"]})
+    await score_all(client, staff, assessment, {c: 90 for c in assessment["competencies"]})
     released = await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
     assert released.status_code == 200, released.text
     result = released.json()
@@ -135,7 +104,7 @@ async def test_weighted_score_uses_the_policy_weights(
     client: AsyncClient, session: AsyncSession
 ) -> None:
     cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
+    assessment = await open_round(client, staff, cid)
     first, *others = assessment["competencies"]
     body = [
         {"competency": first, "instrument": i, "score": s}
@@ -156,9 +125,9 @@ async def test_three_passed_opens_a_supplemental_round_that_can_certify(
     client: AsyncClient, session: AsyncSession
 ) -> None:
     cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
+    assessment = await open_round(client, staff, cid)
     codes = assessment["competencies"]
-    await _score_all(
+    await score_all(
         client, staff, assessment, {c: (90 if i < 3 else 50) for i, c in enumerate(codes)}
     )
     result = (
@@ -170,13 +139,13 @@ async def test_three_passed_opens_a_supplemental_round_that_can_certify(
     assert candidate["status"] == "supplemental_eligible"
     assert candidate["supplemental_deadline"] == result["supplemental_deadline"]
 
-    supplemental = await _open(client, staff, cid, kind="supplemental")
+    supplemental = await open_round(client, staff, cid, kind="supplemental")
     assert sorted(supplemental["failed_before"]) == sorted(codes[3:])
     required = {(r["competency"], r["instrument"]) for r in supplemental["required_scores"]}
     assert required == {(c, "written_test") for c in codes} | {
         (c, i) for c in codes[3:] for i in INSTRUMENTS[1:]
     }
-    await _score_all(client, staff, supplemental, {c: 85 for c in codes})
+    await score_all(client, staff, supplemental, {c: 85 for c in codes})
     final = (
         await client.post(f"/v1/assessments/{supplemental['id']}/release", headers=staff)
     ).json()
@@ -190,8 +159,8 @@ async def test_two_passed_sends_rpl_candidates_to_training_only(
     client: AsyncClient, session: AsyncSession
 ) -> None:
     cid, staff = await _ready_candidate(client, session, track="rpl")
-    assessment = await _open(client, staff, cid)
-    await _score_all(
+    assessment = await open_round(client, staff, cid)
+    await score_all(
         client,
         staff,
         assessment,
@@ -223,7 +192,7 @@ async def test_scores_outside_the_range_or_the_round_are_422_and_write_nothing(
     client: AsyncClient, session: AsyncSession
 ) -> None:
     cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
+    assessment = await open_round(client, staff, cid)
     code = assessment["competencies"][0]
     response = await client.put(
         f"/v1/assessments/{assessment['id']}/scores",
@@ -256,7 +225,7 @@ async def test_assessors_score_only_assigned_assessments(
     other = (
         await client.post("/v1/api-keys", json={"role": "assessor", "name": "B"}, headers=admin)
     ).json()
-    assessment = await _open(client, staff, cid)
+    assessment = await open_round(client, staff, cid)
     await client.put(
         f"/v1/assessments/{assessment['id']}/assessors",
         json={"assessors": [assigned["id"]]},

@@ -3,6 +3,7 @@ does for each id, reports each, lets complete rounds go when others are refused,
 on a retry, and costs the same number of statements for 2 rounds as for 12."""
 
 import uuid
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
@@ -13,16 +14,16 @@ from app.auth.roles import Role
 from app.candidates.models import CandidateTransition
 from app.certificates.models import Certificate
 from app.integrations.models import CandidateEvent
+from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.core.test_query_counts import counted
 from tests.factories import auth_headers, make_agency, person
 
-CSC = "csc-leadership-competencies"
 URL = "/v1/assessments:release"
 
 
 async def _complete_round(
     client: AsyncClient, staff: dict[str, str], n: int, scores: list[int] | None
-) -> tuple[str, dict]:  # type: ignore[type-arg]
+) -> tuple[str, dict[str, Any]]:
     """An RPL candidate ready for assessment and an open round; ``scores`` (one per
     competency, every instrument) filled in unless None."""
     created = await client.post(
@@ -32,40 +33,12 @@ async def _complete_round(
     )
     assert created.status_code == 201, created.text
     cid = created.json()["id"]
-    steps = [
-        ("oriented", {}),
-        ("enrolled", {"track": "rpl"}),
-        ("prequalified", {"score": 80}),
-        ("for_assessment", {}),
-    ]
-    for to, data in steps:
-        moved = await client.post(
-            f"/v1/candidates/{cid}/transitions",
-            json={"to": to, "reason": "step", "data": data},
-            headers=staff,
-        )
-        assert moved.status_code == 201, moved.text
-    opened = await client.post(
-        f"/v1/candidates/{cid}/assessments",
-        json={"framework": CSC, "policy": "cpro-2015", "kind": "regular"},
-        headers=staff,
-    )
-    assert opened.status_code == 201, opened.text
-    assessment = opened.json()
+    await move(client, staff, cid, TO_ASSESSMENT_BY_RPL)
+    assessment = await open_round(client, staff, cid)
     if scores is not None:
-        by_code = dict(zip(assessment["competencies"], scores, strict=True))
-        body = [
-            {
-                "competency": r["competency"],
-                "instrument": r["instrument"],
-                "score": by_code[r["competency"]],
-            }
-            for r in assessment["required_scores"]
-        ]
-        put = await client.put(
-            f"/v1/assessments/{assessment['id']}/scores", json={"scores": body}, headers=staff
+        await score_all(
+            client, staff, assessment, dict(zip(assessment["competencies"], scores, strict=True))
         )
-        assert put.status_code == 200, put.text
     return cid, assessment
 
 

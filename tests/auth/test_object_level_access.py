@@ -19,12 +19,12 @@ from app.auth.access import RouteAccess, access_of
 from app.auth.roles import Role
 from app.main import api_routes, create_app
 from app.models import Base
+from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.factories import auth_headers, make_agency, person
 
 OBJECT_PARAMETERS = {"candidate_id", "assessment_id", "serial", "subscription_id", "key_id"}
 # Tables written on purpose by any request, whoever makes it.
 NOT_OBJECTS = ("idempotency_record", "rate_limit_window", "audit")
-CSC = "csc-leadership-competencies"
 
 
 def object_routes() -> list[tuple[APIRoute, RouteAccess]]:
@@ -78,29 +78,9 @@ async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[
     )
     assert created.status_code == 201, created.text
     cid = created.json()["id"]
-    steps = [("oriented", {}), ("enrolled", {"track": "rpl"}), ("prequalified", {"score": 80})]
-    for to, data in [*steps, ("for_assessment", {})]:
-        step = await client.post(
-            f"/v1/candidates/{cid}/transitions",
-            json={"to": to, "reason": "step", "data": data},
-            headers=staff,
-        )
-        assert step.status_code == 201, step.text
-    opened = await client.post(
-        f"/v1/candidates/{cid}/assessments",
-        json={"framework": CSC, "policy": "cpro-2015", "kind": "regular"},
-        headers=staff,
-    )
-    assert opened.status_code == 201, opened.text
-    assessment = opened.json()
-    scores = [
-        {"competency": r["competency"], "instrument": r["instrument"], "score": 90}
-        for r in assessment["required_scores"]
-    ]
-    scored = await client.put(
-        f"/v1/assessments/{assessment['id']}/scores", json={"scores": scores}, headers=staff
-    )
-    assert scored.status_code == 200, scored.text
+    await move(client, staff, cid, TO_ASSESSMENT_BY_RPL)
+    assessment = await open_round(client, staff, cid)
+    await score_all(client, staff, assessment, dict.fromkeys(assessment["competencies"], 90))
     released = await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
     assert released.status_code == 200, released.text
     subscription = await client.post(
