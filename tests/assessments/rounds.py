@@ -3,6 +3,10 @@
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.roles import Role
+from tests.factories import auth_headers, make_agency, person
 
 CSC = "csc-leadership-competencies"
 TO_ASSESSMENT_BY_RPL = [
@@ -54,3 +58,28 @@ async def score_all(
         f"/v1/assessments/{assessment['id']}/scores", json={"scores": body}, headers=headers
     )
     assert response.status_code == 200, response.text
+
+
+async def ready_candidate(
+    client: AsyncClient, session: AsyncSession, track: str = "rpl"
+) -> tuple[str, dict[str, str]]:
+    """Maria Santos (DOH, EMP-1), ready for assessment by RPL, or enrolled on ``track``; and the
+    staff key that moved her."""
+    staff = await auth_headers(session, Role.staff)
+    await make_agency(session, "DOH")
+    created = await client.post(
+        "/v1/candidates",
+        json={
+            "agency": "DOH",
+            "external_id": "EMP-1",
+            **person(1, given_name="Maria", family_name="Santos"),
+        },
+        headers=staff,
+    )
+    assert created.status_code == 201, created.text
+    cid = str(created.json()["id"])
+    if track == "rpl":
+        await move(client, staff, cid, TO_ASSESSMENT_BY_RPL)
+    else:
+        await move(client, staff, cid, [("oriented", {}), ("enrolled", {"track": track})])
+    return cid, staff

@@ -8,42 +8,17 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.roles import Role
-from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
-from tests.factories import auth_headers, make_agency, person
+from tests.assessments.rounds import open_round, ready_candidate, score_all
+from tests.factories import auth_headers
 
 CSC = "csc-leadership-competencies"
 INSTRUMENTS = ("written_test", "portfolio_review", "behavioral_event_interview")
 
 
-async def _ready_candidate(
-    client: AsyncClient, session: AsyncSession, track: str = "rpl"
-) -> tuple[str, dict[str, str]]:
-    staff = await auth_headers(session, Role.staff)
-    await make_agency(session, "DOH")
-    cid = (
-        await client.post(
-            "/v1/candidates",
-            json={
-                "agency": "DOH",
-                "external_id": "EMP-1",
-                **person(1, given_name="Maria", family_name="Santos"),
-            },
-            headers=staff,
-        )
-    ).json()["id"]
-    steps = (
-        TO_ASSESSMENT_BY_RPL
-        if track == "rpl"
-        else [("oriented", {}), ("enrolled", {"track": track})]
-    )
-    await move(client, staff, cid, steps)
-    return cid, staff
-
-
 async def test_all_five_passed_certifies_with_a_verifiable_credential(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
+    cid, staff = await ready_candidate(client, session)
     assessment = await open_round(client, staff, cid)
     assert len(assessment["competencies"]) == 5 and len(assessment["required_scores"]) == 15
 
@@ -103,7 +78,7 @@ async def test_all_five_passed_certifies_with_a_verifiable_credential(
 async def test_weighted_score_uses_the_policy_weights(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
+    cid, staff = await ready_candidate(client, session)
     assessment = await open_round(client, staff, cid)
     first, *others = assessment["competencies"]
     body = [
@@ -124,7 +99,7 @@ async def test_weighted_score_uses_the_policy_weights(
 async def test_three_passed_opens_a_supplemental_round_that_can_certify(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
+    cid, staff = await ready_candidate(client, session)
     assessment = await open_round(client, staff, cid)
     codes = assessment["competencies"]
     await score_all(
@@ -158,7 +133,7 @@ async def test_three_passed_opens_a_supplemental_round_that_can_certify(
 async def test_two_passed_sends_rpl_candidates_to_training_only(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session, track="rpl")
+    cid, staff = await ready_candidate(client, session, track="rpl")
     assessment = await open_round(client, staff, cid)
     await score_all(
         client,
@@ -191,7 +166,7 @@ async def test_two_passed_sends_rpl_candidates_to_training_only(
 async def test_scores_outside_the_range_or_the_round_are_422_and_write_nothing(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
+    cid, staff = await ready_candidate(client, session)
     assessment = await open_round(client, staff, cid)
     code = assessment["competencies"][0]
     response = await client.put(
@@ -217,7 +192,7 @@ async def test_scores_outside_the_range_or_the_round_are_422_and_write_nothing(
 async def test_assessors_score_only_assigned_assessments(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
+    cid, staff = await ready_candidate(client, session)
     admin = await auth_headers(session, Role.admin)
     assigned = (
         await client.post("/v1/api-keys", json={"role": "assessor", "name": "A"}, headers=admin)
@@ -254,7 +229,7 @@ async def test_assessors_score_only_assigned_assessments(
 async def test_a_regular_assessment_needs_a_candidate_for_assessment(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session, track="training")
+    cid, staff = await ready_candidate(client, session, track="training")
     response = await client.post(
         f"/v1/candidates/{cid}/assessments",
         json={"framework": CSC, "policy": "cpro-2015"},

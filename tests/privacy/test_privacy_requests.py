@@ -12,7 +12,7 @@ from app.candidates.models import Candidate
 from app.core.database import utcnow
 from app.integrations.models import CandidateEvent
 from app.privacy.service import ERASURE_REVOCATION_REASON, sweep_retention
-from tests.assessments.test_assessment_flow import _open, _ready_candidate, _score_all
+from tests.assessments.rounds import open_round, ready_candidate, score_all
 from tests.factories import auth_headers, make_agency, person
 
 
@@ -20,9 +20,9 @@ async def _certified(
     client: AsyncClient, session: AsyncSession
 ) -> tuple[str, str, str, dict[str, str]]:
     """Maria Santos of DOH (employee EMP-1), certified: candidate id, assessment id, serial."""
-    cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
-    await _score_all(client, staff, assessment, {c: 90 for c in assessment["competencies"]})
+    cid, staff = await ready_candidate(client, session)
+    assessment = await open_round(client, staff, cid)
+    await score_all(client, staff, assessment, {c: 90 for c in assessment["competencies"]})
     released = await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
     assert released.status_code == 200, released.text
     return cid, assessment["id"], released.json()["certificate"]["serial"], staff

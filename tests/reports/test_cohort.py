@@ -6,17 +6,17 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.roles import Role
-from tests.assessments.test_assessment_flow import _open, _ready_candidate, _score_all
+from tests.assessments.rounds import open_round, ready_candidate, score_all
 from tests.factories import auth_headers, make_agency
 
 
 async def test_cohort_report_counts_outcomes_and_pass_rates(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    cid, staff = await _ready_candidate(client, session)
-    assessment = await _open(client, staff, cid)
+    cid, staff = await ready_candidate(client, session)
+    assessment = await open_round(client, staff, cid)
     codes = assessment["competencies"]
-    await _score_all(
+    await score_all(
         client, staff, assessment, {c: (80 if i < 3 else 60) for i, c in enumerate(codes)}
     )
     await client.post(f"/v1/assessments/{assessment['id']}/release", headers=staff)
