@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.assessments import rules
-from app.assessments.models import Assessment, AssessmentAssessor, AssessmentPolicy, Score
+from app.assessments.models import Assessment, AssessmentPolicy, Score
+from app.assessments.rounds import status_for_round, visible_assessments
 from app.assessments.snapshot import policy_rules, result_snapshot
 from app.audit import service as audit
-from app.auth.roles import Role
 from app.auth.service import Caller
 from app.candidates import service as candidates
 from app.candidates.models import Candidate
@@ -38,29 +38,6 @@ NEXT_STATUS = {
     rules.Outcome.supplemental: Status.supplemental_eligible,
     rules.Outcome.reenrollment: Status.reenrollment_required,
 }
-
-
-def status_for_round(kind: rules.AssessmentKind) -> Status:
-    """The status a candidate holds while a round of this kind may be opened and released."""
-    if kind is rules.AssessmentKind.regular:
-        return Status.for_assessment
-    return Status.supplemental_eligible
-
-
-def visible_assessments(statement: Select[Assessment], caller: Caller) -> Select[Assessment]:
-    """Narrow ``statement`` to the rounds ``caller`` may see: staff and admin all, an assessor
-    the ones assigned to it, an agency its own candidates'; nobody else any."""
-    if caller.role is Role.assessor:
-        return statement.join(AssessmentAssessor).where(
-            AssessmentAssessor.api_key_id == caller.key_id
-        )
-    if caller.role is Role.agency:
-        return statement.join(Candidate, Candidate.id == Assessment.candidate_id).where(
-            Candidate.agency_code == caller.agency_code
-        )
-    if caller.role in (Role.admin, Role.staff):
-        return statement
-    return statement.where(Assessment.id.is_(None))
 
 
 def new_serial() -> str:

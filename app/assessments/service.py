@@ -19,7 +19,8 @@ from app.assessments.models import (
     Score,
     ScoreChange,
 )
-from app.assessments.release import release_many, status_for_round, visible_assessments
+from app.assessments.release import release_many
+from app.assessments.rounds import status_for_round, visible_assessments
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import ApiKey

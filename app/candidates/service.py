@@ -695,6 +695,11 @@ def _prefix_range(prefix: str) -> ColumnElement[bool]:
     return and_(low <= FAMILY_NAME_KEY, high > FAMILY_NAME_KEY)
 
 
+def _exact_identity(q: str) -> ColumnElement[bool]:
+    """The candidate whose employee id is ``q``, or whose e-mail is ``q`` in any case."""
+    return or_(Candidate.external_id == q, func.lower(Candidate.email) == q.lower())
+
+
 async def list_candidates(
     session: AsyncSession,
     caller: Caller,
@@ -749,7 +754,6 @@ async def list_candidates(
                 errors=[FieldError(field="query.cursor", message="use it with the same filters")],
             )
         conditions.append(tuple_(sort_key, Candidate.id) > tuple_(after_value, after_id))
-    exact = or_(Candidate.external_id == q, func.lower(Candidate.email) == (q or "").lower())
     if q and order == "n":
         # The name matches in index order, plus the few exact employee-id and e-mail matches
         # (any name): the page is the first `limit` of both together.
@@ -759,12 +763,12 @@ async def list_candidates(
             .order_by(sort_key, Candidate.id)
             .limit(limit + 1)
         )
-        by_identity = select(Candidate.id).where(*conditions, exact)
+        by_identity = select(Candidate.id).where(*conditions, _exact_identity(q))
         matches = union_all(by_name, by_identity).subquery()
         statement = select(Candidate, sort_key).where(Candidate.id.in_(select(matches.c.id)))
     else:
         if q:
-            conditions.append(or_(exact, _prefix_range(q)))
+            conditions.append(or_(_exact_identity(q), _prefix_range(q)))
         statement = select(Candidate, sort_key).where(*conditions)
     rows = (
         await session.execute(statement.order_by(sort_key, Candidate.id).limit(limit + 1))

@@ -15,7 +15,7 @@ router = APIRouter(tags=["Certificates"])
 
 
 def _out(certificate: Certificate, request: Request) -> CertificateOut:
-    base = request.app.state.settings.public_base_url.rstrip("/")
+    base = request.app.state.settings.public_root
     return CertificateOut(
         serial=certificate.serial,
         status=certificate.status,

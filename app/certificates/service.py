@@ -27,7 +27,7 @@ def _signing_key(path: Path, base_url: str) -> SigningKey:
 
 def signing_key(settings: Settings) -> SigningKey:
     path = settings.signing_key_file or settings.data_dir / "keys" / "credentials-ed25519.pem"
-    return _signing_key(path.resolve(), settings.public_base_url.rstrip("/"))
+    return _signing_key(path.resolve(), settings.public_root)
 
 
 async def get_certificate(session: AsyncSession, serial: str) -> Certificate:
@@ -69,6 +69,6 @@ def credential_jwt(certificate: Certificate, settings: Settings) -> str:
         serial=certificate.serial,
         holder_name=certificate.holder_name,
         issued_on=certificate.issued_on,
-        base_url=settings.public_base_url.rstrip("/"),
+        base_url=settings.public_root,
     )
     return sign_credential(build_credential(facts), signing_key(settings))

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     timeout plus 5 s; when set, it must be longer than the statement timeout."""
 
     @property
+    def public_root(self) -> str:
+        """``public_base_url`` without a trailing slash, for joining paths to."""
+        return self.public_base_url.rstrip("/")
+
+    @property
     def db_command_timeout(self) -> float:
         if self.db_command_timeout_seconds is not None:
             return self.db_command_timeout_seconds

@@ -49,7 +49,7 @@ async def _read_body(request: Request) -> bytes:
 def _base_url(request: Request) -> str:
     # The configured public URL, not the request's Host: published uris must not depend on
     # (or be poisoned through) whatever host a caller or an internal proxy sent.
-    return str(request.app.state.settings.public_base_url).rstrip("/")
+    return str(request.app.state.settings.public_root)
 
 
 @router.get(
