@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
+from app.assessments.list_router import router as assessment_lists_router
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
@@ -17,6 +18,7 @@ from app.auth.tokens import TokenVerifier
 from app.background import run_background
 from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
+from app.certificates.list_router import router as certificate_lists_router
 from app.certificates.router import router as certificates_router
 from app.core import health, metrics
 from app.core.database import create_engine, create_sessionmaker
@@ -71,7 +73,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     candidates_router,
     candidate_program_router,
     assessments_router,
+    assessment_lists_router,
     certificates_router,
+    certificate_lists_router,
     reports_router,
     integrations_router,
     case_router,
