@@ -31,6 +31,7 @@ from app.integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.orientation.models import OrientationAttendee, OrientationSession
 from app.qualifications.models import QualificationRequirement, QualificationStandard
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "Indicator",
     "Level",
     "LevelDescription",
+    "OrientationAttendee",
+    "OrientationSession",
     "QualificationRequirement",
     "QualificationStandard",
     "RateLimitWindow",

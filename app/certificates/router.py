@@ -50,8 +50,9 @@ async def get_certificate(
 async def revoke_certificate(
     serial: Serial, body: RevocationIn, request: Request, session: Session, caller: AdminOnly
 ) -> CertificateOut:
-    """Admin only. The certificate then verifies as `revoked`, with the reason."""
-    return _out(await service.revoke(session, serial, body.reason, caller), request)
+    """Admin only. The certificate then verifies as `revoked`, with the reason; the feed and
+    webhooks get `certificate.revoked` with the serial and the reason's `category`."""
+    return _out(await service.revoke(session, serial, body.reason, caller, body.category), request)
 
 
 @router.get(

@@ -11,6 +11,7 @@ from app.certificates.credentials import (
     load_or_create_signing_key,
     sign_credential,
 )
+from app.certificates.events import RevocationCategory, announce_revocation
 from app.certificates.models import Certificate
 from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound
@@ -38,7 +39,11 @@ async def get_certificate(session: AsyncSession, serial: str) -> Certificate:
 
 
 async def revoke(
-    session: AsyncSession, serial: str, reason: str, actor: Identified | None
+    session: AsyncSession,
+    serial: str,
+    reason: str,
+    actor: Identified | None,
+    category: RevocationCategory = "other",
 ) -> Certificate:
     certificate = await session.get(Certificate, serial, with_for_update=True)
     if certificate is None:
@@ -56,8 +61,9 @@ async def revoke(
         "certificate",
         serial,
         before={"status": "valid"},
-        after={"status": "revoked", "reason": reason},
+        after={"status": "revoked", "reason": reason, "reason_category": category},
     )
+    await announce_revocation(session, certificate, category)
     return certificate
 
 

@@ -48,6 +48,7 @@ from app.candidates.models import (
     SelfAssessment,
 )
 from app.candidates.state import Status
+from app.certificates.events import announce_revocation
 from app.certificates.models import Certificate
 from app.core.database import Base, utcnow
 from app.core.errors import Conflict
@@ -236,6 +237,7 @@ async def erase(
                 before={"status": "valid"},
                 after={"status": "revoked", "reason": ERASURE_REVOCATION_REASON},
             )
+            await announce_revocation(session, certificate, "erasure")
     await session.flush()
     await audit.record(
         session,
