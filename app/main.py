@@ -38,6 +38,7 @@ from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
 from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
+from app.orientation.router import router as orientation_router
 from app.privacy.router import router as privacy_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
@@ -72,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     qualifications_router,
     candidates_router,
     candidate_program_router,
+    orientation_router,
     assessments_router,
     assessment_lists_router,
     certificates_router,

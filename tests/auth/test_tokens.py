@@ -346,4 +346,9 @@ def test_a_candidate_is_admitted_to_its_own_record_and_self_assessment_only() ->
         ("GET", "/v1/candidates/{candidate_id}/assessments"),
         ("GET", "/v1/certificates"),
         ("GET", "/v1/candidates/{candidate_id}/certificates"),
+        # The orientation schedule, and their own seat (tests/orientation).
+        ("GET", "/v1/orientation-sessions"),
+        ("GET", "/v1/orientation-sessions/{session_id}"),
+        ("PUT", "/v1/orientation-sessions/{session_id}/attendees/{candidate_id}"),
+        ("DELETE", "/v1/orientation-sessions/{session_id}/attendees/{candidate_id}"),
     }
