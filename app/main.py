@@ -40,6 +40,7 @@ from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
 from app.orientation.router import router as orientation_router
 from app.privacy.router import router as privacy_router
+from app.progress.router import router as progress_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
 
@@ -74,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     candidates_router,
     candidate_program_router,
     orientation_router,
+    progress_router,
     assessments_router,
     assessment_lists_router,
     certificates_router,
