@@ -16,6 +16,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
 from app.auth.tokens import TokenVerifier
 from app.background import run_background
+from app.candidates.acceptance_router import router as acceptance_router
 from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
 from app.certificates.list_router import router as certificate_lists_router
@@ -74,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     qualifications_router,
     candidates_router,
     candidate_program_router,
+    acceptance_router,
     orientation_router,
     progress_router,
     assessments_router,

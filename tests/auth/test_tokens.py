@@ -353,4 +353,5 @@ def test_a_candidate_is_admitted_to_its_own_record_and_self_assessment_only() ->
         ("DELETE", "/v1/orientation-sessions/{session_id}/attendees/{candidate_id}"),
         # Their own progress (tests/progress).
         ("GET", "/v1/candidates/{candidate_id}/progress"),
+        ("GET", "/v1/candidates/{candidate_id}/acceptance-notice"),
     }
