@@ -54,6 +54,7 @@ from app.core.database import Base, utcnow
 from app.core.errors import Conflict
 from app.integrations.feed import Event, append_events
 from app.integrations.models import CandidateEvent
+from app.orientation.models import OrientationAttendee
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,12 @@ async def personal_data(
             select(LmdcAttendance)
             .where(LmdcAttendance.candidate_id == cid)
             .order_by(LmdcAttendance.id),
+        ),
+        "orientation_seats": await _rows(
+            session,
+            select(OrientationAttendee)
+            .where(OrientationAttendee.candidate_id == cid)
+            .order_by(OrientationAttendee.registered_at),
         ),
         "project_briefs": await _rows(
             session,

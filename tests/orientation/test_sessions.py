@@ -225,6 +225,9 @@ async def test_attendance_after_the_start_orients_the_candidate_through_the_life
     assert (
         await token_client.delete(f"{URL}/{sid}/attendees/{stayed_away}", headers=staff)
     ).status_code == 409
+    # The seat is part of what the service holds on the candidate.
+    held = (await token_client.get(f"/v1/candidates/{came}/personal-data", headers=staff)).json()
+    assert [(r["session_id"], r["attended"]) for r in held["orientation_seats"]] == [(sid, True)]
     # Oriented: no more orientation seats.
     other = (await schedule(token_client, staff, far_future()))["id"]
     past = await token_client.put(f"{URL}/{other}/attendees/{came}", headers=staff)
