@@ -35,10 +35,13 @@ from app.certificates.urls import (
 )
 
 # B.1.2: "@context ... MUST be an ordered set where the first item is ... credentials/v2, and the
-# second item is ... context-3.0.3.json".
+# second item is ... context-3.0.3.json". The third, as in the specification's own samples
+# (5.1 "File Format"), defines the type "1EdTechJsonSchemaValidator2019" of credentialSchema:
+# without it that term is undefined in JSON-LD, and a Data Integrity proof would not cover it.
 CONTEXT = (
     "https://www.w3.org/ns/credentials/v2",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json",
 )
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
 # B.1.21: one CredentialSchema MUST name the OB 3.0 JSON Schema with this validator type.
@@ -429,7 +432,7 @@ def verify_credential_jwt(
     if not {"OpenBadgeCredential", "AchievementCredential"} & set(types):
         raise InvalidCredential("not an OpenBadgeCredential")
     context = payload.get("@context")
-    if not isinstance(context, list) or context[:2] != list(CONTEXT):
+    if not isinstance(context, list) or context[:2] != list(CONTEXT[:2]):
         raise InvalidCredential("@context is not VC 2.0 + OB 3.0")
 
     for claim, expected in (

@@ -28,6 +28,7 @@ CRYPTOSUITE = "eddsa-rdfc-2022"
 BUNDLED_CONTEXTS = {
     "https://www.w3.org/ns/credentials/v2": "credentials-v2.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-v3p0-extensions.json",
 }
 # PyLD keeps module-level caches; canonicalizations are serialized so that threads running
 # them (the routes call this from a thread pool) never share one mid-update.
