@@ -247,6 +247,8 @@ def load_keyring(path: Path, *, base_url: str) -> Keyring:
     directory = path.parent / RETIRED_DIRECTORY
     for pem in sorted(directory.glob("*.pem")) if directory.is_dir() else ():
         key = SigningKey.load(pem, base_url=base_url)
+        if key.thumbprint == current.thumbprint:
+            continue  # read mid-rotation: the old key is retired but still the current file
         meta = json.loads(pem.with_suffix(".json").read_text())
         retired.append(RetiredKey(key, datetime.fromisoformat(meta["retired_at"])))
     retired.sort(key=lambda r: r.retired_at, reverse=True)
