@@ -136,7 +136,7 @@ async def get_certificate(
 @router.post(
     "/v1/certificates/{serial}/revoke",
     response_model=CertificateOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
     summary="Revoke a certificate",
 )
 async def revoke_certificate(
