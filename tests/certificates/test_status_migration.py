@@ -62,7 +62,7 @@ def test_certificates_issued_before_get_random_distinct_positions() -> None:
         assert len(given) == EXISTING and len(set(given)) == EXISTING
         assert {number for number, _ in given} == {1}
         indexes = sorted(index for _, index in given)
-        assert 0 <= indexes[0] and indexes[-1] < 131_072
+        assert indexes[0] >= 0 and indexes[-1] < 131_072
         # Drawn from the whole list, not numbered 0..499.
         assert indexes[-1] > 10 * EXISTING
         command.downgrade(config, BEFORE)
