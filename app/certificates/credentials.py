@@ -1,8 +1,10 @@
 """A CPro certificate as an Open Badges 3.0 ``OpenBadgeCredential``, signed as a VC-JWT (EdDSA).
 
 Pure: no database, no HTTP. The service builds the credential from :class:`CertificateFacts`,
-signs it with the issuer's Ed25519 :class:`SigningKey`, and publishes ``SigningKey.jwks()`` at
-``JWKS_PATH`` so that anyone can verify a certificate without asking this service.
+signs it with the issuer's current Ed25519 key (``keys.py``), and publishes every key at
+``JWKS_PATH`` so that anyone can verify a certificate without asking this service. The other
+forms of the same credential: ``data_integrity.py`` (``eddsa-rdfc-2022``) and ``badge.py``
+(baked SVG); its ``credentialStatus``: ``status_list.py``.
 
 Sources (1EdTech Open Badges Specification v3.0, the VC Data Model 2.0 edition):
 - Appendix B.1 "Credential Data Models": the shape and multiplicity of AchievementCredential

@@ -75,8 +75,15 @@ def _hash_data(document: dict[str, Any], proof_config: dict[str, Any]) -> bytes:
     )
 
 
-def add_proof(credential: dict[str, Any], key: SigningKey, *, created: datetime) -> dict[str, Any]:
-    """The credential with an ``eddsa-rdfc-2022`` ``DataIntegrityProof`` by ``key``.
+def add_proof(
+    credential: dict[str, Any],
+    key: SigningKey,
+    *,
+    created: datetime,
+    verification_method: str | None = None,
+) -> dict[str, Any]:
+    """The credential with an ``eddsa-rdfc-2022`` ``DataIntegrityProof`` by ``key``, named by
+    ``verification_method`` (by default the key's Multikey in the issuer Profile).
 
     ``proof`` is an array: OB 3.0's AchievementCredential JSON Schema types it so.
     """
@@ -88,7 +95,7 @@ def add_proof(credential: dict[str, Any], key: SigningKey, *, created: datetime)
         "type": "DataIntegrityProof",
         "cryptosuite": CRYPTOSUITE,
         "created": created.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "verificationMethod": key.verification_method,
+        "verificationMethod": verification_method or key.verification_method,
         "proofPurpose": "assertionMethod",
     }
     signature = key.sign(_hash_data(credential, {"@context": credential["@context"], **options}))
