@@ -67,11 +67,11 @@ async def list_candidate_events(
         if agency not in (None, caller.agency_code):
             raise Forbidden(f"This key is bound to agency {caller.agency_code!r}.")
         agency = caller.agency_code
-    position = int(decode_cursor(after, 1)[0]) if after else 0
+    position = decode_cursor(after, (int,), list_name="candidate-events")[0] if after else 0
     events = await read_events(session, after=position, limit=limit, agency_code=agency)
     items = [
         CandidateEventOut(
-            cursor=encode_cursor([e.position]),
+            cursor=encode_cursor([e.position], list_name="candidate-events"),
             id=e.id,
             type=e.type,
             candidate_id=e.candidate_id,
@@ -253,7 +253,15 @@ async def test_webhook_subscription(
 )
 async def retry_webhook_delivery(
     subscription_id: uuid.UUID,
-    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    delivery_id: Annotated[
+        str,
+        Path(
+            pattern=r"^[1-9][0-9]{0,17}$",
+            max_length=18,
+            description="The `id` of an entry in the subscription's delivery log.",
+            examples=["42"],
+        ),
+    ],
     request: Request,
     session: Session,
     caller: WebhookOwner,
@@ -263,6 +271,6 @@ async def retry_webhook_delivery(
     the last retry, or one the receiver lost. After a success, the subscription's backoff is
     reset, so what is still pending goes out at once. A `webhook.test` delivery: 409."""
     delivery = await subscriptions.retry_delivery(
-        session, caller, subscription_id, delivery_id, request.app.state.settings
+        session, caller, subscription_id, int(delivery_id), request.app.state.settings
     )
     return WebhookDeliveryOut.model_validate(delivery)
