@@ -67,6 +67,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        # Bound values are people's names and addresses: never in an exception's text or a log.
+        hide_parameters=True,
         # Fail fast while the database is away: the request gets a 503 in seconds, not a hang.
         pool_timeout=settings.db_pool_timeout_seconds,
         # JSONB parameters (results, audit entries, events) encoded by pydantic's Rust encoder:
