@@ -82,12 +82,12 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             },
             "timeout": settings.db_connect_timeout_seconds,
             "command_timeout": settings.db_command_timeout,
-            **(_transaction_pooler_args() if settings.db_transaction_pooler else {}),
+            **(transaction_pooler_args() if settings.db_transaction_pooler else {}),
         },
     )
 
 
-def _transaction_pooler_args() -> dict[str, Any]:
+def transaction_pooler_args() -> dict[str, Any]:
     """Behind PgBouncer in transaction mode consecutive statements may reach different server
     connections, so no prepared statement can be cached or reused by name."""
     return {
