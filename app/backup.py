@@ -214,19 +214,23 @@ def restore_backup(source: Path, database_url: str, settings: Settings) -> Backu
             with dump.open("wb") as out:
                 while chunk := extracted.read(1 << 20):
                     out.write(chunk)
-            _run(
-                [
-                    str(_postgres_tool("pg_restore")),
-                    "--no-owner",
-                    "--no-privileges",
-                    "--single-transaction",
-                    "--exit-on-error",
-                    f"--dbname={uri}",
-                    str(dump),
-                ],
-                env,
-                "pg_restore",
-            )
+            server_version = int(str(asyncio.run(_one(database_url, "SHOW server_version_num"))))
+            if server_version >= 170000:
+                _run(
+                    [
+                        str(_postgres_tool("pg_restore")),
+                        "--no-owner",
+                        "--no-privileges",
+                        "--single-transaction",
+                        "--exit-on-error",
+                        f"--dbname={uri}",
+                        str(dump),
+                    ],
+                    env,
+                    "pg_restore",
+                )
+            else:
+                _restore_into_older_server(dump, uri, env, Path(work))
             dump_bytes = dump.stat().st_size
     for target, content in keys.items():
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -235,6 +239,59 @@ def restore_backup(source: Path, database_url: str, settings: Settings) -> Backu
             with os.fdopen(descriptor, "wb") as out:
                 out.write(content)
     return BackupSummary(source, dump_bytes, key_names, manifest.get("alembic_revision"))
+
+
+# Written by pg_dump 17 and later at the top of every script; servers before 17 refuse it.
+_NEWER_SETTINGS = (b"SET transaction_timeout = 0;",)
+
+
+def _restore_into_older_server(dump: Path, uri: str, env: dict[str, str], work: Path) -> None:
+    """pg_restore (as SQL) piped into psql, without the settings an older server refuses."""
+    restore_errors, psql_errors = work / "pg_restore.err", work / "psql.err"
+    with restore_errors.open("wb") as restore_err, psql_errors.open("wb") as psql_err:
+        restore = subprocess.Popen(  # noqa: S603 (our own tool paths)
+            [
+                str(_postgres_tool("pg_restore")),
+                "--no-owner",
+                "--no-privileges",
+                "--file=-",
+                str(dump),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=restore_err,
+        )
+        psql = subprocess.Popen(  # noqa: S603
+            [
+                str(_postgres_tool("psql")),
+                "--no-psqlrc",
+                "--quiet",
+                "--set=ON_ERROR_STOP=1",
+                "--single-transaction",
+                f"--dbname={uri}",
+            ],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=psql_err,
+        )
+        assert restore.stdout is not None and psql.stdin is not None
+        in_preamble = True  # only the preamble: a COPY row could read the same
+        try:
+            for line in restore.stdout:
+                if in_preamble and line.startswith((b"COPY ", b"CREATE ")):
+                    in_preamble = False
+                if in_preamble and line.strip() in _NEWER_SETTINGS:
+                    continue
+                psql.stdin.write(line)
+            psql.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error: its message says which
+            pass
+        restore.stdout.close()
+        restored, loaded = restore.wait(), psql.wait()
+    if restored != 0 or loaded != 0:
+        messages = (restore_errors.read_bytes() + psql_errors.read_bytes()).decode(errors="replace")
+        raise BackupRefused(f"pg_restore into psql failed: {messages.strip()[-2000:]}")
 
 
 def _refuse_unknown_revision(revision: object) -> None:

@@ -9,11 +9,14 @@ import os
 import secrets
 import subprocess
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
+from sqlalchemy.engine import make_url
 
 from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.database import fresh_database
@@ -96,30 +99,49 @@ async def _read_again(base: str, ids: dict[str, str]) -> tuple[dict[str, Any], s
     return after, reissued
 
 
+async def _restored_rows(database_url: str, ids: dict[str, str]) -> tuple[object, ...]:
+    connection = await asyncpg.connect(
+        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        return (
+            await connection.fetchval(
+                "SELECT external_id FROM candidate WHERE id = $1", uuid.UUID(ids["candidate"])
+            ),
+            await connection.fetchval(
+                "SELECT count(*) FROM certificate WHERE serial = $1", ids["serial"]
+            ),
+            await connection.fetchval("SELECT count(*) FROM audit_entry") > 0,
+        )
+    finally:
+        await connection.close()
+
+
+def _settings(data_dir: Path, **more: str) -> dict[str, str]:
+    return clean_env(
+        CPRO_DATA_DIR=str(data_dir),
+        CPRO_RUN_WORKER="false",
+        CPRO_RATE_LIMIT_ANONYMOUS="0",
+        CPRO_RATE_LIMIT_KEY="0",
+        **more,
+    )
+
+
 # Synchronous: the database helpers and the served processes run their own event loops.
 def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
     tmp_path: Path,
 ) -> None:
     backup = tmp_path / "nightly.cpro"
-    with fresh_database("cpro_backup_source") as source_url:
-        source = clean_env(
-            CPRO_DATABASE_URL=source_url,
-            CPRO_DATA_DIR=str(tmp_path / "source"),
-            CPRO_ADMIN_API_KEY=ADMIN_KEY,
-            CPRO_RUN_WORKER="false",
-            CPRO_RATE_LIMIT_ANONYMOUS="0",
-            CPRO_RATE_LIMIT_KEY="0",
-        )
-        with served(source, tmp_path) as base:
-            ids, before, token = asyncio.run(_certify_and_read(base))
-            # While the service runs, as a scheduled backup would.
-            written = _cpro(source, tmp_path, "backup", str(backup))
-            assert written.returncode == 0, written.stderr
-
-        # Never into a database that holds anything: here, the source itself.
-        refused = _cpro(source, tmp_path, "restore", str(backup))
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "not empty" in refused.stderr
+    source = _settings(tmp_path / "source", CPRO_ADMIN_API_KEY=ADMIN_KEY)
+    with served(source, tmp_path) as base:
+        ids, before, token = asyncio.run(_certify_and_read(base))
+        # While the service runs, as a scheduled backup would.
+        written = _cpro(source, tmp_path, "backup", str(backup))
+        assert written.returncode == 0, written.stderr
+    # Never into a database that holds anything: here, the source itself.
+    refused = _cpro(source, tmp_path, "restore", str(backup))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "not empty" in refused.stderr
 
     assert os.stat(backup).st_mode & 0o777 == 0o600
     with tarfile.open(backup) as archive:
@@ -131,12 +153,7 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
     assert manifest["keys"] == ["keys/credentials-ed25519.pem"]
 
     # A fresh machine: an empty data dir, the embedded PostgreSQL, no key yet.
-    fresh = clean_env(
-        CPRO_DATA_DIR=str(tmp_path / "restored"),
-        CPRO_RUN_WORKER="false",
-        CPRO_RATE_LIMIT_ANONYMOUS="0",
-        CPRO_RATE_LIMIT_KEY="0",
-    )
+    fresh = _settings(tmp_path / "restored")
     restored = _cpro(fresh, tmp_path, "restore", str(backup))
     assert restored.returncode == 0, restored.stderr
     key_file = tmp_path / "restored" / "keys" / "credentials-ed25519.pem"
@@ -145,7 +162,7 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
 
     with served(fresh, tmp_path) as base:
         after, reissued = asyncio.run(_read_again(base, ids))
-        again = _cpro(fresh, tmp_path, "restore", str(backup))
+    again = _cpro(fresh, tmp_path, "restore", str(backup))
     assert again.returncode == 2 and "not empty" in again.stderr
 
     assert after == before
@@ -155,3 +172,11 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
     for credential in (token, reissued):
         claims = _verifies(credential, after["jwks"])
         assert "OpenBadgeCredential" in claims["type"]
+
+    # And into an empty database on the test server (Debian's PostgreSQL 15 in CI's second
+    # run, older than the wheel's pg_dump: the settings it does not know are left out).
+    with fresh_database("cpro_backup_target") as target_url:
+        target = _settings(tmp_path / "elsewhere", CPRO_DATABASE_URL=target_url)
+        loaded = _cpro(target, tmp_path, "restore", str(backup))
+        assert loaded.returncode == 0, loaded.stderr
+        assert asyncio.run(_restored_rows(target_url, ids)) == ("EMP-1", 1, True)
