@@ -7,15 +7,19 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import jwt
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
@@ -125,6 +129,17 @@ def _settings(data_dir: Path, **more: str) -> dict[str, str]:
         CPRO_RATE_LIMIT_KEY="0",
         **more,
     )
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A folder of its own outside pytest's base folder, which another pytest run on the machine
+    may make unreadable (0700) to the embedded PostgreSQL's own system user at any moment."""
+    folder = Path(tempfile.mkdtemp(prefix="cpro-backup-test-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Synchronous: the database helpers and the served processes run their own event loops.
