@@ -6,8 +6,9 @@ The file is a tar archive of three parts:
   PostgreSQL version it came from, the files it holds);
 - ``database.dump``: ``pg_dump --format=custom`` of the database in use (embedded or
   ``CPRO_DATABASE_URL``), one consistent snapshot however busy the service is;
-- ``keys/``: every file of the signing keys folder (today the Ed25519 key that signs Open
-  Badges credentials), without which no credential issued so far verifies again.
+- ``keys/``: every file of the signing keys folder (the current Ed25519 key that signs Open
+  Badges credentials and the keys retired by ``cpro signing-key rotate``), without which no
+  credential issued so far verifies again.
 
 It holds the private keys: keep it as secret as the keys themselves (mode 0600 on write).
 ``pg_dump`` and ``pg_restore`` are the ones the embedded wheel ships (the newest PostgreSQL it
@@ -56,9 +57,11 @@ class BackupSummary:
 
 
 def keys_folder(settings: Settings) -> Path:
-    """The folder holding the signing key (and whatever other keys live beside it)."""
-    key_file = settings.signing_key_file or settings.data_dir / "keys" / "credentials-ed25519.pem"
-    return key_file.resolve().parent
+    """The folder of the current signing key, with the keys retired by rotations beside it
+    (``retired/``): the whole of it is backed up."""
+    from app.certificates.service import signing_key_path
+
+    return signing_key_path(settings).parent
 
 
 def _postgres_tool(name: str) -> Path:

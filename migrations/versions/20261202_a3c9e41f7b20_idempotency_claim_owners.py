@@ -1,7 +1,7 @@
 """idempotency claim owners: each claim names its process, alive while its heartbeat is fresh
 
 Revision ID: a3c9e41f7b20
-Revises: 5e0d3c1f9a27
+Revises: 7c41e0b9d2a5
 Create Date: 2026-12-02 00:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a3c9e41f7b20"
-down_revision: str | None = "5e0d3c1f9a27"
+down_revision: str | None = "7c41e0b9d2a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
