@@ -1,5 +1,5 @@
 """``cpro backup`` and ``cpro restore`` as an operator runs them: a backup of a served database
-(with its signing key) restored into a fresh embedded data dir serves the same candidates,
+(with its signing keys, current and retired) restored into a fresh embedded data dir serves the same candidates,
 results and certificates, and a credential issued before the backup still verifies with PyJWT
 against the restored service's published JWKS. A non-empty database is never restored into."""
 
@@ -96,6 +96,19 @@ async def _certify_and_read(base: str) -> tuple[dict[str, str], dict[str, Any], 
     return ids, before, token
 
 
+async def _certify_and_read_again(
+    base: str, ids: dict[str, str]
+) -> tuple[None, dict[str, Any], str]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        served_now = await _what_is_served(client, ids)
+        token = (await client.get(f"/v1/certificates/{ids['serial']}/credential")).text
+    return None, served_now, token
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
 async def _read_again(base: str, ids: dict[str, str]) -> tuple[dict[str, Any], str]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         after = await _what_is_served(client, ids)
@@ -149,7 +162,12 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
     backup = tmp_path / "nightly.cpro"
     source = _settings(tmp_path / "source", CPRO_ADMIN_API_KEY=ADMIN_KEY)
     with served(source, tmp_path) as base:
-        ids, before, token = asyncio.run(_certify_and_read(base))
+        ids, _, token = asyncio.run(_certify_and_read(base))
+        # A rotation: the first key retires (kept under keys/retired/), a second signs now.
+        rotated = _cpro(source, tmp_path, "signing-key", "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        _, before, token_after_rotation = asyncio.run(_certify_and_read_again(base, ids))
+        assert _kid(token) != _kid(token_after_rotation)
         # While the service runs, as a scheduled backup would.
         written = _cpro(source, tmp_path, "backup", str(backup))
         assert written.returncode == 0, written.stderr
@@ -164,16 +182,19 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
         manifest_file = archive.extractfile("cpro-backup.json")
         assert manifest_file is not None
         manifest = json.loads(manifest_file.read())
-    assert names == ["cpro-backup.json", "database.dump", "keys/credentials-ed25519.pem"]
-    assert manifest["keys"] == ["keys/credentials-ed25519.pem"]
+    assert names[:2] == ["cpro-backup.json", "database.dump"]
+    assert names[2:] == manifest["keys"]
+    assert "keys/credentials-ed25519.pem" in manifest["keys"]
+    assert any(n.startswith("keys/retired/") and n.endswith(".pem") for n in manifest["keys"])
 
     # A fresh machine: an empty data dir, the embedded PostgreSQL, no key yet.
     fresh = _settings(tmp_path / "restored")
     restored = _cpro(fresh, tmp_path, "restore", str(backup))
     assert restored.returncode == 0, restored.stderr
-    key_file = tmp_path / "restored" / "keys" / "credentials-ed25519.pem"
-    assert key_file.read_bytes() == (tmp_path / "source/keys/credentials-ed25519.pem").read_bytes()
-    assert os.stat(key_file).st_mode & 0o777 == 0o600
+    for name in manifest["keys"]:
+        key_file = tmp_path / "restored" / name
+        assert key_file.read_bytes() == (tmp_path / "source" / name).read_bytes()
+        assert os.stat(key_file).st_mode & 0o777 == 0o600
 
     with served(fresh, tmp_path) as base:
         after, reissued = asyncio.run(_read_again(base, ids))
@@ -182,9 +203,10 @@ def test_a_backup_restored_into_a_fresh_data_dir_serves_the_same_and_verifies(
 
     assert after == before
     assert after["certificate"]["holder_name"].startswith("Maria")
-    # The credential issued before the backup verifies against the restored service's JWKS
-    # alone (PyJWT), as does the one it issues now.
-    for credential in (token, reissued):
+    # The credentials issued before the backup, by the retired key and by the current one,
+    # verify against the restored service's JWKS alone (PyJWT), as does the one it issues now.
+    assert _kid(reissued) == _kid(token_after_rotation)
+    for credential in (token, token_after_rotation, reissued):
         claims = _verifies(credential, after["jwks"])
         assert "OpenBadgeCredential" in claims["type"]
 
