@@ -17,25 +17,24 @@ GIVEN, FAMILY, EMAIL = "Marisol", "Dimaculangan", "marisol.dimaculangan@doh.exam
 
 
 def _add_failing_routes(app: FastAPI) -> None:
-    async def duplicate_email(session: Session) -> None:
-        await session.execute(text("CREATE TEMP TABLE IF NOT EXISTS mailbox (email text UNIQUE)"))
-        insert = text("INSERT INTO mailbox (email) VALUES (:email)")
-        await session.execute(insert, {"email": EMAIL})
-        # 23505, DETAIL: Key (email)=(marisol...) already exists.
-        await session.execute(insert, {"email": EMAIL})
-
-    async def name_as_number(session: Session) -> None:
-        # 22P02: invalid input syntax for type integer: "Marisol Dimaculangan"
+    # Errors no handler maps to a 4xx (classes 22 and 23 are refused input, logged by class
+    # only), so they reach the last-resort handler, which logs the traceback.
+    async def name_as_table(session: Session) -> None:
+        # 42P01: relation "Marisol Dimaculangan" does not exist
         await session.execute(
-            text("SELECT CAST(:name AS integer), :email"),
+            text("SELECT CAST(:name AS regclass), :email"),
             {"name": f"{GIVEN} {FAMILY}", "email": EMAIL},
         )
 
-    app.add_api_route("/test-only/duplicate-email", duplicate_email, methods=["POST"])
-    app.add_api_route("/test-only/name-as-number", name_as_number, methods=["POST"])
+    async def email_as_role(session: Session) -> None:
+        # 42704: role "marisol.dimaculangan@doh.example" does not exist
+        await session.execute(text("SELECT CAST(:email AS regrole)"), {"email": EMAIL})
+
+    app.add_api_route("/test-only/name-as-table", name_as_table, methods=["POST"])
+    app.add_api_route("/test-only/email-as-role", email_as_role, methods=["POST"])
 
 
-@pytest.mark.parametrize("route", ["duplicate-email", "name-as-number"])
+@pytest.mark.parametrize("route", ["name-as-table", "email-as-role"])
 async def test_a_failed_statement_logs_no_parameter_and_no_quoted_value(
     app: FastAPI, client: AsyncClient, caplog: pytest.LogCaptureFixture, route: str
 ) -> None:
@@ -51,7 +50,7 @@ async def test_a_failed_statement_logs_no_parameter_and_no_quoted_value(
     failures = [line for line in lines if '"unhandled error"' in line]
     assert len(failures) == 1, lines  # the capture works: the error was logged
     # What the operator needs is still there: where, which error, which statement.
-    assert "SQLSTATE 2" in failures[0] and "[SQL: " in failures[0]
+    assert "SQLSTATE 42" in failures[0] and "[SQL: " in failures[0]
     assert "test_database_errors_in_logs.py" in failures[0]
     leaks = [
         (value, line)
