@@ -20,6 +20,7 @@ from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
 from app.certificates.router import router as certificates_router
 from app.core import health, metrics
+from app.core.claim_owner import ClaimOwner
 from app.core.database import create_engine, create_sessionmaker
 from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
@@ -126,6 +127,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        # Idempotency-Key claims made here are known dead seconds after this process dies.
+        app.state.claim_owner = ClaimOwner(url, settings)
+        await asyncio.to_thread(app.state.claim_owner.start)
     if owns_engine:
         metrics.instrument_pool(app.state.engine)
     if owns_engine:
@@ -147,6 +151,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             await worker
         if owns_engine:
+            await asyncio.to_thread(app.state.claim_owner.stop)
             metrics.uninstrument_pool(app.state.engine)
             await app.state.engine.dispose()
             metrics.forget_this_process()
