@@ -40,6 +40,7 @@ from app.core.limits import (
     INT64_MAX,
     INT64_MIN,
     PARAMETER_MAX_LENGTH,
+    RAW_BODY_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     string_bound,
 )
@@ -205,7 +206,9 @@ def complete_contract(
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter.get("schema", {}))
                 _bound(parameter["schema"], PARAMETER_MAX_LENGTH)
-            _bound(operation.get("requestBody", {}), TEXT_MAX_LENGTH)
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                json_body = media_type == "application/json" or media_type.endswith("+json")
+                _bound(content, TEXT_MAX_LENGTH if json_body else RAW_BODY_MAX_LENGTH)
             _bound(operation.get("responses", {}), TEXT_MAX_LENGTH)
     return contract
 
