@@ -8,6 +8,7 @@ Responses with status 5xx are not stored: the retry runs again.
 """
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,10 @@ class IdempotencyRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+# As the contract documents it: visible ASCII (a UUID, a hash, a counter), no spaces.
+_KEY = re.compile(r"[!-~]{1,255}")
+
+
 def _caller_scope(scope: Scope) -> str:
     authorization = dict(scope["headers"]).get(b"authorization", b"")
     return hashlib.sha256(b"caller:" + authorization).hexdigest()
@@ -69,13 +74,13 @@ class IdempotencyMiddleware:
             return
         request = Request(scope)
         key = raw_key.decode("latin-1").strip()
-        if not 1 <= len(key) <= 255:
+        if not _KEY.fullmatch(key):
             response = problem_response(
                 request,
                 status=400,
                 slug="bad-idempotency-key",
                 title="Bad Idempotency-Key",
-                detail="The Idempotency-Key header must be 1 to 255 characters.",
+                detail="The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             )
             await response(scope, receive, send)
             return
