@@ -12,6 +12,7 @@ claim over and runs the request, so a crash costs a retrying client seconds, not
 """
 
 import hashlib
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,10 @@ def _abandoned() -> Any:
     )
 
 
+# As the contract documents it: visible ASCII (a UUID, a hash, a counter), no spaces.
+_KEY = re.compile(r"[!-~]{1,255}")
+
+
 def _caller_scope(scope: Scope) -> str:
     authorization = dict(scope["headers"]).get(b"authorization", b"")
     return hashlib.sha256(b"caller:" + authorization).hexdigest()
@@ -91,13 +96,13 @@ class IdempotencyMiddleware:
             return
         request = Request(scope)
         key = raw_key.decode("latin-1").strip()
-        if not 1 <= len(key) <= 255:
+        if not _KEY.fullmatch(key):
             response = problem_response(
                 request,
                 status=400,
                 slug="bad-idempotency-key",
                 title="Bad Idempotency-Key",
-                detail="The Idempotency-Key header must be 1 to 255 characters.",
+                detail="The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             )
             await response(scope, receive, send)
             return

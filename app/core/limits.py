@@ -45,6 +45,9 @@ INT32_MAX = 2**31 - 1
 # Longest string in a JSON body, and in a query or path parameter, that names no bound itself.
 TEXT_MAX_LENGTH = 65_536
 PARAMETER_MAX_LENGTH = 512
+# A whole non-JSON body (a CSV sheet) is one string: bounded by the body limit, whose default
+# (``CPRO_MAX_BODY_BYTES``) this is.
+RAW_BODY_MAX_LENGTH = 1_048_576
 # Longest array that names no bound itself (the widest batch is 1,000 records).
 ARRAY_MAX_ITEMS = 10_000
 # Deepest nesting of a JSON body: no request of this API nests more than a handful of levels.

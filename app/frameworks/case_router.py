@@ -86,7 +86,8 @@ class CaseRoute(APIRoute):
 
 def case_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
-        400: "A query parameter is invalid (`invalid_selection_field`, `invalid_sort_field`).",
+        400: "A parameter is invalid (`invalid_selection_field`, `invalid_sort_field`), or "
+        "holds what no value may (a NUL character, more than its bound).",
         404: "No such object among published and retired versions (`unknownobject`), or the "
         "id is not a UUID (`invaliduuid`).",
     }
@@ -190,7 +191,7 @@ async def get_all_cf_documents(
 @router.get(
     "/CFDocuments/{sourcedId}",
     response_model=CFDocumentOut,
-    responses=case_responses(404),
+    responses=case_responses(400, 404),
     summary="Get a CFDocument",
 )
 async def get_cf_document(request: Request, session: Session, sourced_id: SourcedId) -> Response:
@@ -201,7 +202,7 @@ async def get_cf_document(request: Request, session: Session, sourced_id: Source
 @router.get(
     "/CFPackages/{sourcedId}",
     response_model=CFPackageOut,
-    responses=case_responses(404),
+    responses=case_responses(400, 404),
     summary="Get a CFPackage",
 )
 async def get_cf_package(request: Request, session: Session, sourced_id: SourcedId) -> Response:
@@ -217,7 +218,7 @@ async def get_cf_package(request: Request, session: Session, sourced_id: Sourced
 @router.get(
     "/CFItems/{sourcedId}",
     response_model=CFItemOut,
-    responses=case_responses(404),
+    responses=case_responses(400, 404),
     summary="Get a CFItem",
 )
 async def get_cf_item(request: Request, session: Session, sourced_id: SourcedId) -> Response:
@@ -228,7 +229,7 @@ async def get_cf_item(request: Request, session: Session, sourced_id: SourcedId)
 @router.get(
     "/CFAssociations/{sourcedId}",
     response_model=CFAssociationOut,
-    responses=case_responses(404),
+    responses=case_responses(400, 404),
     summary="Get a CFAssociation",
 )
 async def get_cf_association(request: Request, session: Session, sourced_id: SourcedId) -> Response:
@@ -240,7 +241,7 @@ async def get_cf_association(request: Request, session: Session, sourced_id: Sou
 @router.get(
     "/CFRubrics/{sourcedId}",
     response_model=CFRubricOut,
-    responses=case_responses(404),
+    responses=case_responses(400, 404),
     summary="Get a CFRubric",
 )
 async def get_cf_rubric(request: Request, session: Session, sourced_id: SourcedId) -> Response:
