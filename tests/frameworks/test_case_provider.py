@@ -30,7 +30,7 @@ def _assert_status_info(response: Response, status: int, code_minor: str) -> Non
     assert body["imsx_codeMajor"] == "failure"
     assert body["imsx_severity"] == "error"
     assert body["imsx_description"]
-    (field,) = body["imsx_CodeMinor"]["imsx_codeMinorField"]
+    (field,) = body["imsx_codeMinor"]["imsx_codeMinorField"]
     assert field["imsx_codeMinorFieldValue"] == code_minor
 
 
