@@ -158,7 +158,7 @@ async def test_unknown_objects_are_404_status_info(client: AsyncClient) -> None:
         f"CFDocuments/{item_id}",
     ):
         _assert_status_info(await client.get(f"{CASE}/{path}"), 404, "unknownobject")
-    _assert_status_info(await client.get(f"{CASE}/CFItems/not-a-uuid"), 404, "invaliduuid")
+    _assert_status_info(await client.get(f"{CASE}/CFItems/not-a-uuid"), 404, "invalid_uuid")
 
 
 async def test_drafts_are_not_provided_until_published(

@@ -100,15 +100,16 @@ class PublicVersion:
         objects: dict[str, tuple[str, Json]] = {}
         associations_of: dict[str, list[Json]] = {}
         for kind, obj in writer.objects(package):
+            if kind == "CFAssociations":
+                # In an item's association set, associations take their package form.
+                for end in ("originNodeURI", "destinationNodeURI"):
+                    associations_of.setdefault(obj[end]["identifier"], []).append(obj)
             if kind == "CFDocuments":
                 obj = document
             elif kind in ("CFItems", "CFAssociations"):
                 # Served alone, an item or association names its document.
                 obj = obj | {"CFDocumentURI": link}
             objects[obj["identifier"]] = (kind, obj)
-            if kind == "CFAssociations":
-                for end in ("originNodeURI", "destinationNodeURI"):
-                    associations_of.setdefault(obj[end]["identifier"], []).append(obj)
         return cls(
             state=_state(version),
             order=(doc.slug, version.created_at, version.version),
@@ -212,11 +213,11 @@ _index = ProviderIndex()
 
 
 def as_identifier(sourced_id: str) -> str:
-    """``sourced_id`` as a lower-case UUID; anything else is the binding's 404 ``invaliduuid``."""
+    """``sourced_id`` as a lower-case UUID; anything else is the binding's 404 ``invalid_uuid``."""
     try:
         return str(uuid.UUID(sourced_id))
     except ValueError as exc:
-        raise NotFound(f"{sourced_id!r} is not a UUID.", imsx_code_minor="invaliduuid") from exc
+        raise NotFound(f"{sourced_id!r} is not a UUID.", imsx_code_minor="invalid_uuid") from exc
 
 
 async def served(

@@ -98,7 +98,7 @@ def case_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "A parameter is invalid (`invalid_selection_field`, `invalid_sort_field`); "
         "`imsx_codeMinorFieldName` names the refused field.",
         404: "No such object among published and retired versions (`unknownobject`), or the "
-        "id is not a UUID (`invaliduuid`).",
+        "id is not a UUID (`invalid_uuid`).",
     }
     responses: dict[int | str, dict[str, Any]] = {
         status: {"model": ImsxStatusInfo, "description": descriptions[status]}
@@ -131,7 +131,7 @@ resolver_router = APIRouter(tags=["CASE 1.1"], route_class=CaseRoute)
 
 SourcedId = Annotated[
     str,
-    # A str, not a UUID: a malformed id is the binding's 404 `invaliduuid`, not a 400.
+    # A str, not a UUID: a malformed id is the binding's 404 `invalid_uuid`, not a 400.
     Path(
         alias="sourcedId",
         max_length=100,

@@ -220,7 +220,7 @@ class ImsxCodeMinorField(_Case):
     )
     value: str = Field(
         alias="imsx_codeMinorFieldValue",
-        examples=["unknownobject", "invaliduuid", "invalid_sort_field", "invalid_selection_field"],
+        examples=["unknownobject", "invalid_uuid", "invalid_sort_field", "invalid_selection_field"],
     )
 
 
