@@ -21,7 +21,7 @@ from tests.frameworks.case_official import official, operations, problems
 CASE = "/ims/case/v1p1"
 V1P0 = "/ims/case/v1p0"
 PUBLIC = [(doc.slug, doc.version) for doc, status in bundled_documents() if status != "draft"]
-UK = ("uk-civil-service-leadership-management", "1")
+UK = ("uk-civil-service-leadership-management", "2")
 
 
 def _encode(payload: Any) -> bytes:
