@@ -25,6 +25,7 @@ are stable across runs and never shared by two versions. The ``<path>`` of each 
 | a competency's scale | CFRubricCriterion | `rubric/competency/<c>` | |
 | one level of it | CFRubricCriterionLevel | `rubric/competency/<c>/level/<code>` | |
 | item type | CFItemType (CFDefinitions) | `item-type/<type code>` | |
+| rights in the source | CFLicense (CFDefinitions) | `license` | |
 
 ``<n>`` is the 1-based position among the competency's features or indicators.
 
@@ -46,13 +47,17 @@ Fields:
 - The CFDocument: ``title``, ``publisher``, ``description`` are the framework's; ``version`` is
   the label and ``notes`` the version's notes; ``creator`` is the publisher (or, when none is
   known, the title); ``adoptionStatus`` is Draft, Adopted or Deprecated, with
-  ``statusStartDate`` (published) and ``statusEndDate`` (retired); ``lastChangeDateTime`` is the
-  version's ``updated_at``. The framework's jurisdiction and source have no CASE field and are
-  not exported; an import keeps those of the framework it goes into.
+  ``statusStartDate`` (published) and ``statusEndDate`` (retired). ``lastChangeDateTime`` of
+  every object is when the version was published (a draft's: its last edit). The framework's
+  jurisdiction has no CASE field; its source is named in the version's CFLicense (``license``,
+  ``licenseURI`` on the CFDocument), which says what the source states about rights. An import
+  keeps the jurisdiction and source of the framework it goes into.
 - The CFRubric is the grid of level scales: one criterion per competency that has a scale (the
   framework-wide one or its own stages), one criterion level per level (``quality`` the name,
   ``score`` the rank, ``description`` the competency's core description at that level). It is
-  derived from the items, so an import reads the items and ignores it.
+  derived from the items, so an import reads the items and ignores it. The binding has no
+  endpoint for criteria and criterion levels: their ``uri`` is the resolver's
+  (``/ims/case/uri/<identifier>``).
 """
 
 import uuid
