@@ -210,3 +210,20 @@ async def test_case_1_0_clients_get_documents_and_packages_and_a_redirect_elsewh
     bad = await client.get(f"{V1P0}/CFItems/not-a-uuid")
     assert bad.status_code == 404
     assert problems("imsx_StatusInfoDType", bad.json()) == []
+
+
+async def test_the_contract_examples_of_sourced_ids_name_served_objects(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    undefined = ("CFConcepts", "CFSubjects", "CFAssociationGroupings")
+    tried = 0
+    for path, item in app.openapi()["paths"].items():
+        if not path.startswith(("/ims/case/v1p1/", "/ims/case/uri/")) or "{sourcedId}" not in path:
+            continue
+        (parameter,) = item["get"]["parameters"]
+        (example,) = parameter["schema"]["examples"]
+        response = await client.get(path.replace("{sourcedId}", example))
+        expected = 404 if any(f"/{name}/" in path for name in undefined) else 200
+        assert response.status_code == expected, path
+        tried += 1
+    assert tried == 12

@@ -6,6 +6,7 @@ Every answer about a version is bytes and a strong ETag built once per version a
 (``provider.py``); ``If-None-Match`` gets a 304.
 """
 
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -37,7 +38,7 @@ from app.frameworks.case.schemas import (
     CFSubjectSet,
     ImsxStatusInfo,
 )
-from app.frameworks.case.vocabulary import CASE_PATH, RESOLVER_PATH
+from app.frameworks.case.vocabulary import CASE_NAMESPACE, CASE_PATH, RESOLVER_PATH
 
 # Browsers and clients keep an answer five minutes, shared caches (a CDN) an hour: published
 # content never changes, and a retirement (a new status and end date) shows within the hour.
@@ -129,16 +130,32 @@ def cached_ok(headers: dict[str, str] | None = None) -> dict[int | str, dict[str
 router = APIRouter(prefix=CASE_PATH, tags=["CASE 1.1"], route_class=CaseRoute)
 resolver_router = APIRouter(tags=["CASE 1.1"], route_class=CaseRoute)
 
-SourcedId = Annotated[
-    str,
+
+def _sourced_id(example_path: str | None) -> Any:
+    """The ``sourcedId`` path parameter; its example names a bundled object (CSC 2015's, at
+    ``example_path`` in the mapping of ``writer.py``), which every instance serves."""
+    example = (
+        str(uuid.uuid5(CASE_NAMESPACE, f"csc-leadership-competencies/2015/{example_path}"))
+        if example_path
+        else "0e5ac9ab-5ac3-5b31-a3b5-24b8a3a4d7a4"
+    )
     # A str, not a UUID: a malformed id is the binding's 404 `invalid_uuid`, not a 400.
-    Path(
+    return Path(
         alias="sourcedId",
         max_length=100,
         description="The object's `identifier` (a UUID).",
-        examples=["0e5ac9ab-5ac3-5b31-a3b5-24b8a3a4d7a4"],
-    ),
-]
+        examples=[example],
+    )
+
+
+SourcedId = Annotated[str, _sourced_id(None)]
+DocumentId = Annotated[str, _sourced_id("document")]
+ItemId = Annotated[str, _sourced_id("competency/leading-change")]
+AssociationId = Annotated[str, _sourced_id("competency/leading-change/is-child-of")]
+ItemTypeId = Annotated[str, _sourced_id("item-type/competency")]
+LicenseId = Annotated[str, _sourced_id("license")]
+RubricId = Annotated[str, _sourced_id("rubric")]
+CriterionId = Annotated[str, _sourced_id("rubric/competency/leading-change")]
 FieldName = Annotated[str, StringConstraints(max_length=1000)]
 
 
@@ -227,7 +244,7 @@ async def get_all_cf_documents(
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFDocument",
 )
-async def get_cf_document(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_document(request: Request, session: Session, sourced_id: DocumentId) -> Response:
     """One framework version as a CFDocument, with the `CFPackageURI` of its whole package and
     the `licenseURI` of what its source states about rights."""
     return await _one(request, session, "CFDocuments", sourced_id)
@@ -239,7 +256,7 @@ async def get_cf_document(request: Request, session: Session, sourced_id: Source
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFPackage",
 )
-async def get_cf_package(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_package(request: Request, session: Session, sourced_id: DocumentId) -> Response:
     """A whole framework version (its `sourcedId` is its CFDocument's): the CFDocument, every
     CFItem (clusters, competencies, levels, core descriptions, features, elements, positive
     and negative indicators, told apart by `CFItemType`), the `isChildOf` and `hasSkillLevel`
@@ -256,7 +273,7 @@ async def get_cf_package(request: Request, session: Session, sourced_id: Sourced
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFItem",
 )
-async def get_cf_item(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_item(request: Request, session: Session, sourced_id: ItemId) -> Response:
     """One item of a published or retired version, with the `CFDocumentURI` of its version."""
     return await _one(request, session, "CFItems", sourced_id)
 
@@ -268,7 +285,7 @@ async def get_cf_item(request: Request, session: Session, sourced_id: SourcedId)
     summary="Get a CFItem and its CFAssociations",
 )
 async def get_cf_item_associations(
-    request: Request, session: Session, sourced_id: SourcedId
+    request: Request, session: Session, sourced_id: ItemId
 ) -> Response:
     """The item (as `GET /CFItems/{sourcedId}` gives it) and every association of which it is
     the origin or the destination: its `isChildOf` parent, its children, and its
@@ -282,7 +299,9 @@ async def get_cf_item_associations(
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFAssociation",
 )
-async def get_cf_association(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_association(
+    request: Request, session: Session, sourced_id: AssociationId
+) -> Response:
     """One association (`isChildOf` or `hasSkillLevel`), with the `CFDocumentURI` of its
     version."""
     return await _one(request, session, "CFAssociations", sourced_id)
@@ -308,7 +327,7 @@ async def get_cf_association_grouping(
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFItemType",
 )
-async def get_cf_item_type(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_item_type(request: Request, session: Session, sourced_id: ItemTypeId) -> Response:
     """An item type of a version (Cluster, Competency, Level, Level Description, Feature,
     Element, Negative Indicators, Indicator, Negative Indicator), first in `CFItemTypes`, then
     its children by `hierarchyCode` (none: the types are flat)."""
@@ -345,7 +364,7 @@ async def get_cf_subject(request: Request, session: Session, sourced_id: Sourced
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFLicense",
 )
-async def get_cf_license(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_license(request: Request, session: Session, sourced_id: LicenseId) -> Response:
     """What a version's source document states about rights (no source states a licence):
     who published the text and which document it was transcribed from. Each CFDocument's
     `licenseURI` points here."""
@@ -358,7 +377,7 @@ async def get_cf_license(request: Request, session: Session, sourced_id: Sourced
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFRubric",
 )
-async def get_cf_rubric(request: Request, session: Session, sourced_id: SourcedId) -> Response:
+async def get_cf_rubric(request: Request, session: Session, sourced_id: RubricId) -> Response:
     """A version's level scales: one criterion per competency (`CFItemURI`), one criterion
     level per rung (`quality` the level name, `score` its rank, `description` the
     competency's core description at that level)."""
@@ -384,7 +403,7 @@ async def get_discovery(request: Request) -> Response:
     summary="Resolve any CASE uri",
 )
 async def resolve_case_object(
-    request: Request, session: Session, sourced_id: SourcedId
+    request: Request, session: Session, sourced_id: CriterionId
 ) -> Response:
     """Any object of a published or retired version, by identifier, as its own endpoint
     serves it alone: a CFDocument, CFItem, CFAssociation, CFItemType, CFLicense or CFRubric,

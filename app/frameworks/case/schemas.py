@@ -211,6 +211,22 @@ class CFPackageOut(_Case):
     rubrics: list[CFRubricOut] = Field(alias="CFRubrics")
 
 
+class CFDocumentV1p0(CFDocumentOut):
+    """A CFDocument as CASE 1.0 has it: without `caseVersion`, which 1.1 added."""
+
+    case_version: str | None = Field(  # type: ignore[assignment]
+        default=None, alias="caseVersion", description="Never sent: CASE 1.0 has no such field."
+    )
+
+
+class CFDocumentV1p0Set(_Case):
+    cf_documents: list[CFDocumentV1p0] = Field(alias="CFDocuments")
+
+
+class CFPackageV1p0(CFPackageOut):
+    document: CFDocumentV1p0 = Field(alias="CFDocument")
+
+
 class ImsxCodeMinorField(_Case):
     name: str = Field(
         alias="imsx_codeMinorFieldName",

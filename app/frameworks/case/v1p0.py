@@ -16,6 +16,7 @@ from app.frameworks.case import provider, query
 from app.frameworks.case.provider import V1P0, as_v1p0
 from app.frameworks.case.router import (
     CaseRoute,
+    DocumentId,
     FieldName,
     SourcedId,
     cached_ok,
@@ -24,7 +25,12 @@ from app.frameworks.case.router import (
     public_root_of,
     respond,
 )
-from app.frameworks.case.schemas import CFDocumentOut, CFDocumentSet, CFPackageOut
+from app.frameworks.case.schemas import (
+    CFDocumentSelection,
+    CFDocumentV1p0,
+    CFDocumentV1p0Set,
+    CFPackageV1p0,
+)
 from app.frameworks.case.vocabulary import CASE_PATH, CASE_V1P0_PATH
 
 router = APIRouter(prefix=CASE_V1P0_PATH, tags=["CASE 1.0"], route_class=CaseRoute)
@@ -45,7 +51,7 @@ REDIRECTED = (
 
 @router.get(
     "/CFDocuments",
-    response_model=CFDocumentSet,
+    response_model=CFDocumentV1p0Set | CFDocumentSelection,
     responses=cached_ok({"X-Total-Count": "How many CFDocuments match, over all pages."})
     | case_responses(400),
     summary="List CFDocuments (CASE 1.0)",
@@ -86,12 +92,12 @@ async def _one_v1p0(
 
 @router.get(
     "/CFDocuments/{sourcedId}",
-    response_model=CFDocumentOut,
+    response_model=CFDocumentV1p0,
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFDocument (CASE 1.0)",
 )
 async def get_cf_document_v1p0(
-    request: Request, session: Session, sourced_id: SourcedId
+    request: Request, session: Session, sourced_id: DocumentId
 ) -> Response:
     """As `GET /ims/case/v1p1/CFDocuments/{sourcedId}`, without `caseVersion`."""
     return await _one_v1p0(request, session, "CFDocuments", sourced_id)
@@ -99,12 +105,12 @@ async def get_cf_document_v1p0(
 
 @router.get(
     "/CFPackages/{sourcedId}",
-    response_model=CFPackageOut,
+    response_model=CFPackageV1p0,
     responses=cached_ok() | case_responses(400, 404),
     summary="Get a CFPackage (CASE 1.0)",
 )
 async def get_cf_package_v1p0(
-    request: Request, session: Session, sourced_id: SourcedId
+    request: Request, session: Session, sourced_id: DocumentId
 ) -> Response:
     """As `GET /ims/case/v1p1/CFPackages/{sourcedId}`, its CFDocument without `caseVersion`."""
     return await _one_v1p0(request, session, "CFPackages", sourced_id)
