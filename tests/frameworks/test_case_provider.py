@@ -107,7 +107,8 @@ async def test_cf_documents_sort_filter_and_fields(client: AsyncClient) -> None:
         ({"fields": "identifier,colour"}, "invalid_selection_field"),
         ({"filter": "title~leadership"}, "invalid_selection_field"),
         ({"filter": "colour='red'"}, "invalid_selection_field"),
-        ({"filter": "title='a' AND title='b' OR title='c'"}, "invalid_selection_field"),
+        ({"filter": "title='a' AND"}, "invalid_selection_field"),
+        ({"filter": "title='a'AND title='b'"}, "invalid_selection_field"),
     ],
 )
 async def test_bad_cf_documents_parameters_are_400_status_info(
@@ -241,6 +242,9 @@ async def test_cf_documents_filter_on_creator_publisher_status_and_last_change(
     assert await matching(f"lastChangeDateTime<'{stamps[0]}'") == []
     either = await matching("publisher~'commission' OR title~'UK Civil'")
     assert len(either) == 4  # CSC 2014 and 2015, UK 1 and 2
+    # AND binds tighter than OR.
+    mixed = await matching("title~'UK' AND version='2' OR version='2014'")
+    assert sorted((d["title"][:3], d["version"]) for d in mixed) == [("CSC", "2014"), ("UK ", "2")]
 
 
 async def test_cf_documents_fields_repeated_or_comma_separated_and_the_default_page(

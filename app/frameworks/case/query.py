@@ -1,7 +1,7 @@
 """``GET /CFDocuments``: the binding's query parameters over the public CFDocuments.
 
-``filter`` takes the binding's simple expressions, ``field op 'value'`` joined by ``AND`` or
-``OR`` (one kind per filter); an unknown ``sort``, ``filter`` or ``fields`` field is a 400 whose
+``filter`` takes the binding's simple expressions, ``field op 'value'`` joined by ``AND`` and
+``OR`` (AND binds tighter); an unknown ``sort``, ``filter`` or ``fields`` field is a 400 whose
 ``imsx_codeMinorField`` names it.
 """
 
@@ -41,7 +41,23 @@ _SCALAR_FIELDS = frozenset(DOCUMENT_FIELDS) - {
     "licenseURI",
     "CFPackageURI",
 }
-_PREDICATE = re.compile(r"\s*([A-Za-z]+)\s*(!=|>=|<=|=|>|<|~)\s*'([^']*)'\s*(?:(AND|OR)\s+|$)")
+SORTABLE = tuple(field for field in DOCUMENT_FIELDS if field in _SCALAR_FIELDS)
+_OPERATOR = "(?:!=|>=|<=|=|>|<|~)"
+
+
+def _grammar(field: str) -> str:
+    """The filter grammar, fields matching ``field``: predicates joined by AND or OR, spaces
+    around the joiners (AND binds tighter, as in SQL)."""
+    predicate = f"{field} *{_OPERATOR} *'[^']*'"
+    return f" *{predicate}(?: +(?:AND|OR) +{predicate})* *"
+
+
+# For the contract: exactly the filters and fields lists this module accepts.
+_KNOWN = "(?:" + "|".join(SORTABLE) + ")"
+FILTER_PATTERN = f"^{_grammar(_KNOWN)}$"
+FIELDS_PATTERN = f"^ *(?:{'|'.join(DOCUMENT_FIELDS)})(?: *, *(?:{'|'.join(DOCUMENT_FIELDS)}))* *$"
+_SYNTAX = re.compile(_grammar("[A-Za-z]+"))
+_PREDICATE = re.compile(f" *([A-Za-z]+) *({_OPERATOR}) *'([^']*)'(?: +(AND|OR) +| *$)")
 
 
 def _invalid(message: str, code_minor: str, field: str) -> BadRequest:
@@ -49,54 +65,50 @@ def _invalid(message: str, code_minor: str, field: str) -> BadRequest:
     return BadRequest(message, imsx_code_minor=code_minor, imsx_field=field)
 
 
-def _matches(document: Json, predicates: list[tuple[str, str, str]], any_of: bool) -> bool:
-    def holds(field: str, operator: str, value: str) -> bool:
-        actual = document.get(field)
-        if actual is None:
-            return operator == "!="
-        text = str(actual)
-        return {
-            "=": text == value,
-            "!=": text != value,
-            ">": text > value,
-            ">=": text >= value,
-            "<": text < value,
-            "<=": text <= value,
-            "~": value.lower() in text.lower(),
-        }[operator]
-
-    results = (holds(*predicate) for predicate in predicates)
-    return any(results) if any_of else all(results)
+Predicate = tuple[str, str, str]
 
 
-def _parse_filter(expression: str) -> tuple[list[tuple[str, str, str]], bool]:
-    """``title~'leadership' AND version='2015'``: predicates, and whether they are OR-ed."""
-    predicates, joiners, position = [], set(), 0
-    while position < len(expression):
-        match = _PREDICATE.match(expression, position)
-        if match is None or match.start() != position:
-            raise _invalid(
-                f"The filter cannot be read at character {position + 1}: use "
-                "field<op>'value' joined by AND or OR (<op>: = != > >= < <= ~).",
-                "invalid_selection_field",
-                "filter",
-            )
+def _holds(document: Json, field: str, operator: str, value: str) -> bool:
+    actual = document.get(field)
+    if actual is None:
+        return operator == "!="
+    text = str(actual)
+    return {
+        "=": text == value,
+        "!=": text != value,
+        ">": text > value,
+        ">=": text >= value,
+        "<": text < value,
+        "<=": text <= value,
+        "~": value.lower() in text.lower(),
+    }[operator]
+
+
+def _matches(document: Json, any_of: list[list[Predicate]]) -> bool:
+    return any(all(_holds(document, *p) for p in all_of) for all_of in any_of)
+
+
+def _parse_filter(expression: str) -> list[list[Predicate]]:
+    """``title~'leadership' AND version='2015' OR version='2014'``: OR-ed groups of AND-ed
+    predicates."""
+    if not _SYNTAX.fullmatch(expression):
+        raise _invalid(
+            "The filter cannot be read: use field<op>'value' (<op>: = != > >= < <= ~), "
+            "joined by ' AND ' or ' OR '.",
+            "invalid_selection_field",
+            "filter",
+        )
+    groups: list[list[Predicate]] = [[]]
+    for match in _PREDICATE.finditer(expression):
         field, operator, value, joiner = match.groups()
         if field not in _SCALAR_FIELDS:
             raise _invalid(
                 f"CFDocuments cannot be filtered on {field!r}.", "invalid_selection_field", field
             )
-        predicates.append((field, operator, value))
-        if joiner:
-            joiners.add(joiner)
-        position = match.end()
-    if not predicates or len(joiners) > 1 or (joiners and len(predicates) == 1):
-        raise _invalid(
-            "A filter uses either AND or OR, between predicates.",
-            "invalid_selection_field",
-            "filter",
-        )
-    return predicates, joiners == {"OR"}
+        groups[-1].append((field, operator, value))
+        if joiner == "OR":
+            groups.append([])
+    return groups
 
 
 @dataclass(frozen=True)
@@ -113,8 +125,8 @@ class DocumentQuery:
 def select_documents(documents: list[Json], query: DocumentQuery) -> tuple[list[Json], int]:
     """One page of ``documents`` after filtering and sorting, and how many matched in all."""
     if query.filter:
-        predicates, any_of = _parse_filter(query.filter)
-        documents = [d for d in documents if _matches(d, predicates, any_of)]
+        any_of = _parse_filter(query.filter)
+        documents = [d for d in documents if _matches(d, any_of)]
     if query.sort is not None:
         sort = query.sort
         if sort not in _SCALAR_FIELDS:
@@ -128,7 +140,7 @@ def select_documents(documents: list[Json], query: DocumentQuery) -> tuple[list[
         documents = present + [d for d in documents if d.get(sort) is None]
     selected: list[str] | None = None
     if query.fields:
-        selected = [name.strip() for entry in query.fields for name in entry.split(",")]
+        selected = [name.strip(" ") for entry in query.fields for name in entry.split(",")]
         unknown = [name for name in selected if name not in DOCUMENT_FIELDS]
         if unknown:
             raise _invalid(

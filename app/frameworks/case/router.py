@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
 from app.core.database import Session
 from app.core.errors import ProblemError, problem_responses
@@ -156,7 +156,42 @@ ItemTypeId = Annotated[str, _sourced_id("item-type/competency")]
 LicenseId = Annotated[str, _sourced_id("license")]
 RubricId = Annotated[str, _sourced_id("rubric")]
 CriterionId = Annotated[str, _sourced_id("rubric/competency/leading-change")]
-FieldName = Annotated[str, StringConstraints(max_length=1000)]
+# The contract states exactly what `sort`, `filter` and `fields` accept; the service checks it
+# itself, so that a refusal is the binding's 400 naming the unknown field.
+FieldName = Annotated[
+    str,
+    StringConstraints(max_length=1000),
+    WithJsonSchema({"type": "string", "maxLength": 1000, "pattern": query.FIELDS_PATTERN}),
+]
+SortField = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="A CFDocument field to sort by.",
+        examples=["title"],
+        json_schema_extra={"enum": list(query.SORTABLE)},
+    ),
+]
+Filter = Annotated[
+    str | None,
+    Query(
+        alias="filter",
+        max_length=1000,
+        description="Predicates `field<op>'value'` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~` "
+        "contains) joined by ` AND ` and ` OR ` (AND binds tighter), on title, creator, "
+        "publisher, adoptionStatus, lastChangeDateTime, version and the other plain fields.",
+        examples=["title~'leadership' AND adoptionStatus='Adopted'"],
+        json_schema_extra={"pattern": query.FILTER_PATTERN},
+    ),
+]
+Fields = Annotated[
+    list[FieldName] | None,
+    Query(
+        max_length=30,
+        description="CFDocument fields to return (repeated, or comma-separated).",
+        examples=[["identifier,title,version"]],
+    ),
+]
 
 
 def public_root_of(request: Request) -> str:
@@ -194,32 +229,12 @@ async def get_all_cf_documents(
     session: Session,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="How many to skip.")] = 0,
-    sort: Annotated[
-        str | None,
-        Query(max_length=100, description="A CFDocument field to sort by.", examples=["title"]),
-    ] = None,
+    sort: SortField = None,
     order_by: Annotated[
         Literal["asc", "desc"], Query(alias="orderBy", description="With `sort`.")
     ] = "asc",
-    filter_: Annotated[
-        str | None,
-        Query(
-            alias="filter",
-            max_length=1000,
-            description="Predicates `field<op>'value'` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~` "
-            "contains) joined by ` AND ` or ` OR `, on title, creator, publisher, "
-            "adoptionStatus, lastChangeDateTime, version and the other plain fields.",
-            examples=["title~'leadership' AND adoptionStatus='Adopted'"],
-        ),
-    ] = None,
-    fields: Annotated[
-        list[FieldName] | None,
-        Query(
-            max_length=30,
-            description="CFDocument fields to return (repeated, or comma-separated).",
-            examples=[["identifier,title,version"]],
-        ),
-    ] = None,
+    filter_: Filter = None,
+    fields: Fields = None,
 ) -> Response:
     """The CFDocument of every published and retired framework version (one CASE document per
     version), by framework and then age unless `sort` says otherwise. `X-Total-Count` gives

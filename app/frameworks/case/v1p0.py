@@ -17,7 +17,9 @@ from app.frameworks.case.provider import V1P0, as_v1p0
 from app.frameworks.case.router import (
     CaseRoute,
     DocumentId,
-    FieldName,
+    Fields,
+    Filter,
+    SortField,
     SourcedId,
     cached_ok,
     case_responses,
@@ -61,12 +63,10 @@ async def get_all_cf_documents_v1p0(
     session: Session,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="How many to skip.")] = 0,
-    sort: Annotated[str | None, Query(max_length=100, examples=["title"])] = None,
+    sort: SortField = None,
     order_by: Annotated[Literal["asc", "desc"], Query(alias="orderBy")] = "asc",
-    filter_: Annotated[
-        str | None, Query(alias="filter", max_length=1000, examples=["title~'leadership'"])
-    ] = None,
-    fields: Annotated[list[FieldName] | None, Query(max_length=30)] = None,
+    filter_: Filter = None,
+    fields: Fields = None,
 ) -> Response:
     """As `GET /ims/case/v1p1/CFDocuments` (the same parameters and errors), each document
     without `caseVersion`."""
