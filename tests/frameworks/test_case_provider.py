@@ -108,6 +108,9 @@ async def test_cf_documents_sort_filter_and_fields(client: AsyncClient) -> None:
         ({"filter": "title~leadership"}, "invalid_selection_field"),
         ({"filter": "colour='red'"}, "invalid_selection_field"),
         ({"filter": "title='a' AND"}, "invalid_selection_field"),
+        ({"filter": ""}, "invalid_selection_field"),
+        ({"sort": ""}, "invalid_sort_field"),
+        ({"fields": ""}, "invalid_selection_field"),
         ({"filter": "title='a'AND title='b'"}, "invalid_selection_field"),
     ],
 )

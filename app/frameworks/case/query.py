@@ -124,7 +124,7 @@ class DocumentQuery:
 
 def select_documents(documents: list[Json], query: DocumentQuery) -> tuple[list[Json], int]:
     """One page of ``documents`` after filtering and sorting, and how many matched in all."""
-    if query.filter:
+    if query.filter is not None:
         any_of = _parse_filter(query.filter)
         documents = [d for d in documents if _matches(d, any_of)]
     if query.sort is not None:
@@ -139,7 +139,7 @@ def select_documents(documents: list[Json], query: DocumentQuery) -> tuple[list[
         )
         documents = present + [d for d in documents if d.get(sort) is None]
     selected: list[str] | None = None
-    if query.fields:
+    if query.fields is not None:
         selected = [name.strip(" ") for entry in query.fields for name in entry.split(",")]
         unknown = [name for name in selected if name not in DOCUMENT_FIELDS]
         if unknown:
