@@ -10,14 +10,22 @@
 """
 
 from app.frameworks.case.reader import read_package, text_problems
-from app.frameworks.case.vocabulary import CASE_NAMESPACE, CASE_PATH, INCOMPLETE_NOTE
+from app.frameworks.case.vocabulary import (
+    CASE_NAMESPACE,
+    CASE_PATH,
+    INCOMPLETE_NOTE,
+    case_identifier,
+    competency_item_uri,
+)
 from app.frameworks.case.writer import cf_document, objects, package
 
 __all__ = [
     "CASE_NAMESPACE",
     "CASE_PATH",
     "INCOMPLETE_NOTE",
+    "case_identifier",
     "cf_document",
+    "competency_item_uri",
     "objects",
     "package",
     "read_package",

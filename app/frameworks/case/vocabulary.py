@@ -53,3 +53,14 @@ PARENTS: dict[str, frozenset[str]] = {
 ADOPTION_STATUS = {"draft": "Draft", "published": "Adopted", "retired": "Deprecated"}
 
 Json = dict[str, Any]
+
+
+def case_identifier(slug: str, version: str, path: str) -> str:
+    """The CASE identifier of the object at ``path`` (see ``writer.py``) of a version."""
+    return str(uuid.uuid5(CASE_NAMESPACE, f"{slug}/{version}/{path}"))
+
+
+def competency_item_uri(base_url: str, slug: str, version: str, code: str) -> str:
+    """Where the CASE provider serves a competency's ``CFItem``."""
+    identifier = case_identifier(slug, version, f"competency/{code}")
+    return f"{base_url.rstrip('/')}{CASE_PATH}/CFItems/{identifier}"

@@ -60,7 +60,6 @@ Fields:
   (``/ims/case/uri/<identifier>``).
 """
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -68,7 +67,6 @@ from typing import Any
 
 from app.frameworks.case.vocabulary import (
     ADOPTION_STATUS,
-    CASE_NAMESPACE,
     CASE_PATH,
     CLUSTER,
     COMPETENCY,
@@ -84,6 +82,7 @@ from app.frameworks.case.vocabulary import (
     RESOLVER_PATH,
     TYPE_CODES,
     Json,
+    case_identifier,
 )
 from app.frameworks.schemas import CompetencyDoc, FrameworkVersionOut
 
@@ -122,7 +121,7 @@ class _Package:
         }
 
     def identifier(self, path: str) -> str:
-        return str(uuid.uuid5(CASE_NAMESPACE, f"{self.doc.slug}/{self.doc.version}/{path}"))
+        return case_identifier(self.doc.slug, self.doc.version, path)
 
     def uri(self, collection: str, identifier: str) -> str:
         return f"{self.base}{CASE_PATH}/{collection}/{identifier}"
