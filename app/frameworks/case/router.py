@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import StringConstraints, WithJsonSchema
 
 from app.core.database import Session
-from app.core.errors import ProblemError, problem_responses
+from app.core.errors import ProblemError, UnprocessableEntity, problem_responses
 from app.core.http_cache import cached_response
 from app.frameworks.case import provider, query
 from app.frameworks.case.discovery import DISCOVERY_FILE, discovery_document
@@ -84,6 +84,16 @@ class CaseRoute(APIRoute):
                 loc: tuple[Any, ...] = tuple(errors[0]["loc"]) if errors else ()
                 field = str(loc[1]) if len(loc) > 1 else "TargetEndSystem"
                 return status_info(400, problems, "invalid_selection_field", field)
+            except UnprocessableEntity as exc:
+                # The service-wide input guard (NUL bytes, bounds): a bad parameter, as above.
+                found = exc.errors or []
+                problems = "; ".join(
+                    f"{'.'.join(e.field.split('.')[1:])}: {e.message}" for e in found
+                )
+                named = found[0].field.split(".")[-1] if found else "TargetEndSystem"
+                return status_info(
+                    400, problems or str(exc), "invalid_selection_field", named or "TargetEndSystem"
+                )
             except ProblemError as exc:
                 code_minor = exc.extensions.get("imsx_code_minor") or _CODE_MINOR.get(
                     exc.status, "internal_server_error"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from app.core.database import Session
+from app.core.errors import problem_responses
 from app.frameworks.case import provider, query
 from app.frameworks.case.provider import V1P0, as_v1p0
 from app.frameworks.case.router import (
@@ -146,6 +147,6 @@ for _collection in REDIRECTED:
         methods=["GET"],
         status_code=308,
         response_class=RedirectResponse,
-        responses=_REDIRECT_RESPONSES | case_responses(400, 404),
+        responses=_REDIRECT_RESPONSES | case_responses(400, 404) | problem_responses(503),
         summary=f"{_collection} (CASE 1.0): redirect to 1.1",
     )
