@@ -33,7 +33,9 @@ from app.core.openapi import install_contract, operation_id
 from app.core.rate_limit import RATE_LIMIT_HEADERS, RateLimitMiddleware, is_rate_limited
 from app.core.settings import Settings, get_settings
 from app.core.telemetry import RequestTelemetryMiddleware
-from app.frameworks.case_router import router as case_router
+from app.frameworks.case.router import resolver_router as case_resolver_router
+from app.frameworks.case.router import router as case_router
+from app.frameworks.case.v1p0 import router as case_v1p0_router
 from app.frameworks.exchange_router import router as exchange_router
 from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
@@ -78,6 +80,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     integrations_router,
     case_router,
+    case_v1p0_router,
+    case_resolver_router,
     privacy_router,
     audit_router,
 )
@@ -104,8 +108,14 @@ TAGS = [
     {
         "name": "CASE 1.1",
         "description": "The 1EdTech CASE 1.1 REST binding (read side) for published and retired "
-        "framework versions: CFDocuments, CFPackages, CFItems, CFAssociations, CFRubrics. No key "
-        "needed; errors are the binding's `imsx_StatusInfo`, not problem details.",
+        "framework versions: all twelve operations, service discovery, and `/ims/case/uri/{sourcedId}`, "
+        "which resolves any published CASE object. No key needed; errors are the binding's "
+        "`imsx_StatusInfo`, not problem details.",
+    },
+    {
+        "name": "CASE 1.0",
+        "description": "CASE 1.0 clients: CFDocuments and CFPackages without the 1.1-only "
+        "`caseVersion`; the other operations redirect (308) to their 1.1 paths.",
     },
     {
         "name": "Qualification standards",
