@@ -1,4 +1,4 @@
-"""The ``cpro`` command: serve, migrate, openapi, api-keys, signing-key."""
+"""The ``cpro`` command: serve, migrate, openapi, api-keys, signing-key, backup, restore."""
 
 import argparse
 import asyncio
@@ -201,6 +201,44 @@ def _rotate_signing_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.backup import write_backup
+    from app.core.embedded import stop_embedded_postgres
+
+    settings = get_settings()
+    url = _database_url(settings)
+    try:
+        summary = write_backup(url, settings, Path(args.path))
+    finally:
+        stop_embedded_postgres()
+    print(
+        f"wrote {summary.path}: database (revision {summary.alembic_revision}) and "
+        f"{len(summary.key_files)} key file(s); it holds the signing key: keep it secret"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.backup import restore_backup
+    from app.core.embedded import stop_embedded_postgres
+
+    settings = get_settings()
+    url = _database_url(settings)
+    try:
+        summary = restore_backup(Path(args.path), url, settings)
+    finally:
+        stop_embedded_postgres()
+    print(
+        f"restored {summary.path}: database (revision {summary.alembic_revision}) and "
+        f"{len(summary.key_files)} key file(s)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cpro", description="CPro Competency API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
         "roles-table", help="rewrite the README's route-to-roles table from the code"
     )
     roles.set_defaults(handler=_roles_table)
+
+    backup = commands.add_parser(
+        "backup",
+        help="write the database (pg_dump) and the signing keys to one file; keep it secret",
+    )
+    backup.add_argument("path", help="the backup file to write (replaced if it exists)")
+    backup.set_defaults(handler=_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="load a backup into a fresh data dir or an empty database (refuses a non-empty one)",
+    )
+    restore.add_argument("path", help="a file written by cpro backup")
+    restore.set_defaults(handler=_restore)
 
     keys = commands.add_parser("api-keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="key_command", required=True)

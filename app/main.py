@@ -23,6 +23,7 @@ from app.candidates.router import router as candidates_router
 from app.certificates.list_router import router as certificate_lists_router
 from app.certificates.router import router as certificates_router
 from app.core import health, metrics
+from app.core.claim_owner import ClaimOwner
 from app.core.database import create_engine, create_sessionmaker
 from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
@@ -35,7 +36,9 @@ from app.core.openapi import install_contract, operation_id
 from app.core.rate_limit import RATE_LIMIT_HEADERS, RateLimitMiddleware, is_rate_limited
 from app.core.settings import Settings, get_settings
 from app.core.telemetry import RequestTelemetryMiddleware
-from app.frameworks.case_router import router as case_router
+from app.frameworks.case.router import resolver_router as case_resolver_router
+from app.frameworks.case.router import router as case_router
+from app.frameworks.case.v1p0 import router as case_v1p0_router
 from app.frameworks.exchange_router import router as exchange_router
 from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
@@ -87,6 +90,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     integrations_router,
     case_router,
+    case_v1p0_router,
+    case_resolver_router,
     privacy_router,
     audit_router,
 )
@@ -113,8 +118,14 @@ TAGS = [
     {
         "name": "CASE 1.1",
         "description": "The 1EdTech CASE 1.1 REST binding (read side) for published and retired "
-        "framework versions: CFDocuments, CFPackages, CFItems, CFAssociations, CFRubrics. No key "
-        "needed; errors are the binding's `imsx_StatusInfo`, not problem details.",
+        "framework versions: all twelve operations, service discovery, and `/ims/case/uri/{sourcedId}`, "
+        "which resolves any published CASE object. No key needed; errors are the binding's "
+        "`imsx_StatusInfo`, not problem details.",
+    },
+    {
+        "name": "CASE 1.0",
+        "description": "CASE 1.0 clients: CFDocuments and CFPackages without the 1.1-only "
+        "`caseVersion`; the other operations redirect (308) to their 1.1 paths.",
     },
     {
         "name": "Qualification standards",
@@ -136,6 +147,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        # Idempotency-Key claims made here are known dead seconds after this process dies.
+        app.state.claim_owner = ClaimOwner(url, settings)
+        await asyncio.to_thread(app.state.claim_owner.start)
     if owns_engine:
         metrics.instrument_pool(app.state.engine)
     if owns_engine:
@@ -157,6 +171,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             await worker
         if owns_engine:
+            await asyncio.to_thread(app.state.claim_owner.stop)
             metrics.uninstrument_pool(app.state.engine)
             await app.state.engine.dispose()
             metrics.forget_this_process()

@@ -13,6 +13,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.candidates.models import Candidate, CandidateTransition
 from app.certificates.models import Certificate
+from app.core.claim_owner import IdempotencyOwner
 from app.core.database import Base
 from app.core.idempotency import IdempotencyRecord
 from app.core.rate_limit import RateLimitWindow
@@ -52,6 +53,7 @@ __all__ = [
     "EvidenceItem",
     "Framework",
     "FrameworkVersion",
+    "IdempotencyOwner",
     "IdempotencyRecord",
     "Indicator",
     "Level",

@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.database import asyncpg_url
+from app.core.database import asyncpg_url, transaction_pooler_args
 from app.core.embedded import start_embedded_postgres
 from app.core.settings import get_settings
 from app.models import Base
@@ -48,7 +48,11 @@ def _run(connection: object) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(asyncpg_url(_database_url()))
+    # Through PgBouncer in transaction mode, no statement cached by a name another client reuses.
+    pooled = get_settings().db_transaction_pooler
+    engine = create_async_engine(
+        asyncpg_url(_database_url()), connect_args=transaction_pooler_args() if pooled else {}
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,17 +24,44 @@ def free_port() -> int:
 
 
 def clean_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any ``CPRO_`` setting, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CPRO_")}
+    """This process's environment without any ``CPRO_`` setting, plus ``settings``.
+
+    ``CPRO_DB_TRANSACTION_POOLER`` stays: it says how the test database is reached (through
+    PgBouncer: ``scripts/pgbouncer-test``), and a served process must connect the same way."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CPRO_") or k == "CPRO_DB_TRANSACTION_POOLER"
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env | settings
+
+
+@dataclass
+class Served:
+    url: str
+    process: "subprocess.Popen[bytes]"
+    log: Path
+    started_at: float
+    """``time.monotonic()`` when the process was spawned."""
+    ready_at: float
+    """``time.monotonic()`` when ``/readyz`` first answered 200."""
 
 
 @contextmanager
 def served(env: dict[str, str], cwd: Path, *args: str, timeout: float = 120) -> Iterator[str]:
     """Run ``cpro serve ARGS`` until the block ends; yield its base URL once it is ready."""
+    with serving(env, cwd, *args, timeout=timeout) as server:
+        yield server.url
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path, *args: str, timeout: float = 120) -> Iterator[Served]:
+    """``served``, yielding the process too (a test may kill it: it is then simply reaped)."""
     port = free_port()
-    log = (cwd / f"serve-{port}.log").open("wb")
+    log_path = cwd / f"serve-{port}.log"
+    log = log_path.open("wb")
+    started_at = time.monotonic()
     server = subprocess.Popen(
         [*CPRO, "serve", "--port", str(port), *args],
         env=env,
@@ -52,10 +80,10 @@ def served(env: dict[str, str], cwd: Path, *args: str, timeout: float = 120) -> 
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(
-                    "cpro serve did not become ready:\n" + Path(log.name).read_text()[-4000:]
+                    "cpro serve did not become ready:\n" + log_path.read_text()[-4000:]
                 )
-            time.sleep(0.3)
-        yield base
+            time.sleep(0.1)
+        yield Served(base, server, log_path, started_at, time.monotonic())
     finally:
         stop(server)
         log.close()

@@ -67,6 +67,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        # Bound values are people's names and addresses: never in an exception's text or a log.
+        hide_parameters=True,
         # Fail fast while the database is away: the request gets a 503 in seconds, not a hang.
         pool_timeout=settings.db_pool_timeout_seconds,
         # JSONB parameters (results, audit entries, events) encoded by pydantic's Rust encoder:
@@ -80,12 +82,12 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             },
             "timeout": settings.db_connect_timeout_seconds,
             "command_timeout": settings.db_command_timeout,
-            **(_transaction_pooler_args() if settings.db_transaction_pooler else {}),
+            **(transaction_pooler_args() if settings.db_transaction_pooler else {}),
         },
     )
 
 
-def _transaction_pooler_args() -> dict[str, Any]:
+def transaction_pooler_args() -> dict[str, Any]:
     """Behind PgBouncer in transaction mode consecutive statements may reach different server
     connections, so no prepared statement can be cached or reused by name."""
     return {

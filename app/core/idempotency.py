@@ -5,13 +5,19 @@ same key and the same body gets the stored response again (marked ``Idempotent-R
 true``); the same key with another body is a 422; a retry while the first is still running is a
 409. Keys are scoped to the caller's credentials, so one caller never sees another's response.
 Responses with status 5xx are not stored: the retry runs again.
+
+A claim (a record without a response yet) names the process that holds it; once that process
+is known dead (``app.core.claim_owner``: no heartbeat for six seconds), a retry takes the
+claim over and runs the request, so a crash costs a retrying client seconds, not a minute.
 """
 
 import hashlib
+import re
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, delete, func, select, update
+from sqlalchemy import String, Text, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,14 +25,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.claim_owner import DEAD_AFTER, ClaimOwner, IdempotencyOwner
 from app.core.database import Base, utcnow
 from app.core.errors import problem_response
 
 HEADER = b"idempotency-key"
 RETENTION = timedelta(hours=24)
-# A first request still "in progress" after this long was lost (its process died after the
-# commit but before the response was stored); a retry may then run again.
-ABANDONED_AFTER = timedelta(seconds=60)
+# A claim without an owner (made by an app whose lifespan never ran, or before owners were
+# recorded) still "in progress" after this long was lost; a retry may then run again.
+UNOWNED_ABANDONED_AFTER = timedelta(seconds=60)
 _REPLAYED_HEADERS = {"content-type", "etag", "location"}
 
 
@@ -45,6 +52,26 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    owner: Mapped[uuid.UUID | None]
+    """The ``IdempotencyOwner`` (process) that ran, or is running, the first request."""
+
+
+def _abandoned() -> Any:
+    """The claim's request will never finish: its owner is dead (or, unowned, it is old)."""
+    owner_alive = exists().where(
+        IdempotencyOwner.id == IdempotencyRecord.owner,
+        IdempotencyOwner.heartbeat_at > func.now() - DEAD_AFTER,
+    )
+    unowned_and_old = IdempotencyRecord.owner.is_(None) & (
+        IdempotencyRecord.created_at < func.now() - UNOWNED_ABANDONED_AFTER
+    )
+    return IdempotencyRecord.status_code.is_(None) & (
+        unowned_and_old | (IdempotencyRecord.owner.is_not(None) & ~owner_alive)
+    )
+
+
+# As the contract documents it: visible ASCII (a UUID, a hash, a counter), no spaces.
+_KEY = re.compile(r"[!-~]{1,255}")
 
 
 def _caller_scope(scope: Scope) -> str:
@@ -69,13 +96,13 @@ class IdempotencyMiddleware:
             return
         request = Request(scope)
         key = raw_key.decode("latin-1").strip()
-        if not 1 <= len(key) <= 255:
+        if not _KEY.fullmatch(key):
             response = problem_response(
                 request,
                 status=400,
                 slug="bad-idempotency-key",
                 title="Bad Idempotency-Key",
-                detail="The Idempotency-Key header must be 1 to 255 characters.",
+                detail="The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             )
             await response(scope, receive, send)
             return
@@ -97,8 +124,10 @@ class IdempotencyMiddleware:
         ).hexdigest()
         caller = _caller_scope(scope)
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
+        claim_owner: ClaimOwner | None = getattr(scope["app"].state, "claim_owner", None)
+        owner = claim_owner.id if claim_owner is not None else None
 
-        claimed, record = await self._claim(sessionmaker, caller, key, scope, fingerprint)
+        claimed, record = await self._claim(sessionmaker, caller, key, scope, fingerprint, owner)
         if not claimed:
             assert record is not None
             await self._answer_existing(request, record, fingerprint, scope, receive, send)
@@ -129,7 +158,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            await self._finish(sessionmaker, caller, key, status, headers, b"".join(chunks))
+            await self._finish(sessionmaker, caller, key, owner, status, headers, b"".join(chunks))
 
     async def _claim(
         self,
@@ -138,6 +167,7 @@ class IdempotencyMiddleware:
         key: str,
         scope: Scope,
         fingerprint: str,
+        owner: uuid.UUID | None,
     ) -> tuple[bool, IdempotencyRecord | None]:
         now = utcnow()
         async with sessionmaker() as session, session.begin():
@@ -145,11 +175,7 @@ class IdempotencyMiddleware:
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.caller == caller,
                     IdempotencyRecord.key == key,
-                    (IdempotencyRecord.expires_at < now)
-                    | (
-                        IdempotencyRecord.status_code.is_(None)
-                        & (IdempotencyRecord.created_at < now - ABANDONED_AFTER)
-                    ),
+                    (IdempotencyRecord.expires_at < now) | _abandoned(),
                 )
             )
             inserted = await session.scalar(
@@ -162,6 +188,7 @@ class IdempotencyMiddleware:
                     request_hash=fingerprint,
                     created_at=now,
                     expires_at=now + RETENTION,
+                    owner=owner,
                 )
                 .on_conflict_do_nothing()
                 .returning(IdempotencyRecord.key)
@@ -217,11 +244,19 @@ class IdempotencyMiddleware:
         sessionmaker: async_sessionmaker[AsyncSession],
         caller: str,
         key: str,
+        owner: uuid.UUID | None,
         status: int,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
     ) -> None:
-        where = (IdempotencyRecord.caller == caller) & (IdempotencyRecord.key == key)
+        # Only this claim: had it been taken over (its owner wrongly thought dead), the record
+        # is the new owner's to finish.
+        where = (
+            (IdempotencyRecord.caller == caller)
+            & (IdempotencyRecord.key == key)
+            & IdempotencyRecord.owner.is_not_distinct_from(owner)
+            & IdempotencyRecord.status_code.is_(None)
+        )
         async with sessionmaker() as session, session.begin():
             if status >= 500:
                 await session.execute(delete(IdempotencyRecord).where(where))

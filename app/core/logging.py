@@ -10,9 +10,14 @@ import json
 import logging
 import sys
 import threading
+import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
+
+import pydantic_core
+from sqlalchemy.exc import StatementError
 
 FLUSH_SECONDS = 0.1
 
@@ -38,6 +43,64 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+    def formatException(  # noqa: N802 (logging's name)
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        return safe_traceback(ei[1]) if ei[1] is not None else ""
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its causes, with the text of database and validation errors
+    left out: PostgreSQL puts the offending values in its messages (``Key (email)=(...) already
+    exists``, ``invalid input syntax for type integer: "..."``) and pydantic its inputs, and
+    those are people's names and addresses. What is kept says where and what: frames, types,
+    SQLSTATE, constraint, the statement (its parameters are bound, never in the text)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts = [
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_tb(error.__traceback__))
+        + f"{type(error).__module__}.{type(error).__qualname__}: {_safe_message(error)}\n"
+        for error in reversed(chain)
+    ]
+    return "\nwhich led to:\n\n".join(parts).rstrip("\n")
+
+
+def _safe_message(error: BaseException) -> str:
+    if isinstance(error, StatementError):
+        details = _database_details(error.orig) if error.orig is not None else ""
+        return f"{details} [SQL: {error.statement}]".strip()
+    if getattr(error, "sqlstate", None) is not None:
+        return _database_details(error)
+    if isinstance(error, pydantic_core.ValidationError):
+        failures = ", ".join(
+            f"{'.'.join(str(part) for part in failure['loc'])}: {failure['type']}"
+            for failure in error.errors(include_input=False, include_context=False)
+        )
+        return f"{error.error_count()} validation error(s) ({failures}); inputs not shown"
+    return str(error)
+
+
+def _database_details(error: BaseException) -> str:
+    """SQLSTATE and the names of what failed, from the driver's error (or one it wraps)."""
+    current: BaseException | None = error
+    while current is not None and getattr(current, "sqlstate", None) is None:
+        current = current.__cause__
+    source = current or error
+    details = [f"SQLSTATE {getattr(source, 'sqlstate', None) or 'unknown'}"]
+    for attribute in ("schema_name", "table_name", "column_name", "constraint_name"):
+        value = getattr(source, attribute, None)
+        if value:
+            details.append(f"{attribute.removesuffix('_name')} {value}")
+    return "(" + ", ".join(details) + "; message not shown, it may quote values)"
 
 
 class _BufferedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -40,6 +40,7 @@ from app.core.limits import (
     INT64_MAX,
     INT64_MIN,
     PARAMETER_MAX_LENGTH,
+    RAW_BODY_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     string_bound,
 )
@@ -118,12 +119,21 @@ def operation_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str, str]]:
                     yield route, str(context.path_format), method
 
 
-def generated_contract(app: FastAPI) -> dict[str, Any]:
+_GENERATED: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def generated_contract(app: FastAPI, *, remember: bool = True) -> dict[str, Any]:
     """The contract as FastAPI generates it, before ``complete_contract``: the bounds a route
     declared itself are told apart from the defaults by looking here."""
     generated: dict[str, Any] | None = getattr(app.state, "generated_contract", None)
+    if generated is not None:
+        return generated
+    # Generating takes about a second (every model's JSON schema); apps built from the same
+    # routes (the tests build hundreds) share one.
+    key = (app.title, app.version, tuple((id(r), p, m) for r, p, m in operation_routes(app)))
+    generated = _GENERATED.get(key)
     if generated is None:
-        generated = get_openapi(
+        generated = _GENERATED[key] = get_openapi(
             title=app.title,
             version=app.version,
             openapi_version=app.openapi_version,
@@ -139,6 +149,7 @@ def generated_contract(app: FastAPI) -> dict[str, Any]:
             separate_input_output_schemas=app.separate_input_output_schemas,
             external_docs=app.openapi_external_docs,
         )
+    if remember:  # not while routes may still be added (``install_contract`` warms it early)
         app.state.generated_contract = generated
     return generated
 
@@ -169,6 +180,8 @@ def install_contract(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Generated here once per process, so that no request waits for it.
+    generated_contract(app, remember=False)
 
 
 class _Facts:
@@ -205,7 +218,9 @@ def complete_contract(
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter.get("schema", {}))
                 _bound(parameter["schema"], PARAMETER_MAX_LENGTH)
-            _bound(operation.get("requestBody", {}), TEXT_MAX_LENGTH)
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                json_body = media_type == "application/json" or media_type.endswith("+json")
+                _bound(content, TEXT_MAX_LENGTH if json_body else RAW_BODY_MAX_LENGTH)
             _bound(operation.get("responses", {}), TEXT_MAX_LENGTH)
     return contract
 

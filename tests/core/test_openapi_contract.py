@@ -19,9 +19,11 @@ def test_every_route_is_versioned_documented_and_uniquely_named(app: FastAPI) ->
     ids = [r.unique_id for r in routes]
     assert len(ids) == len(set(ids))
     for route in routes:
-        # The CASE provider lives where the 1EdTech binding puts it, the signing key where
-        # verifiers look for it (RFC 8615), the probes where load balancers look.
-        assert route.path.startswith(("/v1/", "/ims/case/v1p1/")) or route.path in {
+        # The CASE provider lives where the 1EdTech binding puts it (1.1, and 1.0 for older
+        # clients), beside it the resolver of its uris; the signing key where verifiers look
+        # for it (RFC 8615), the probes where load balancers look.
+        case_paths = ("/ims/case/v1p1/", "/ims/case/v1p0/", "/ims/case/uri/")
+        assert route.path.startswith(("/v1/", *case_paths)) or route.path in {
             "/healthz",
             "/readyz",
             "/.well-known/jwks.json",

@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from app.core.settings import Settings
 from app.frameworks.case import CASE_NAMESPACE
 from app.frameworks.reference import bundled_documents
 from tests.factories import auth_headers
+from tests.frameworks.case_official import problems
 from tests.frameworks.documents import SLUG, framework_document
 
 CASE = "/ims/case/v1p1"
@@ -30,7 +32,7 @@ def _assert_status_info(response: Response, status: int, code_minor: str) -> Non
     assert body["imsx_codeMajor"] == "failure"
     assert body["imsx_severity"] == "error"
     assert body["imsx_description"]
-    (field,) = body["imsx_CodeMinor"]["imsx_codeMinorField"]
+    (field,) = body["imsx_codeMinor"]["imsx_codeMinorField"]
     assert field["imsx_codeMinorFieldValue"] == code_minor
 
 
@@ -105,7 +107,11 @@ async def test_cf_documents_sort_filter_and_fields(client: AsyncClient) -> None:
         ({"fields": "identifier,colour"}, "invalid_selection_field"),
         ({"filter": "title~leadership"}, "invalid_selection_field"),
         ({"filter": "colour='red'"}, "invalid_selection_field"),
-        ({"filter": "title='a' AND title='b' OR title='c'"}, "invalid_selection_field"),
+        ({"filter": "title='a' AND"}, "invalid_selection_field"),
+        ({"filter": ""}, "invalid_selection_field"),
+        ({"sort": ""}, "invalid_sort_field"),
+        ({"fields": ""}, "invalid_selection_field"),
+        ({"filter": "title='a'AND title='b'"}, "invalid_selection_field"),
     ],
 )
 async def test_bad_cf_documents_parameters_are_400_status_info(
@@ -158,7 +164,7 @@ async def test_unknown_objects_are_404_status_info(client: AsyncClient) -> None:
         f"CFDocuments/{item_id}",
     ):
         _assert_status_info(await client.get(f"{CASE}/{path}"), 404, "unknownobject")
-    _assert_status_info(await client.get(f"{CASE}/CFItems/not-a-uuid"), 404, "invaliduuid")
+    _assert_status_info(await client.get(f"{CASE}/CFItems/not-a-uuid"), 404, "invalid_uuid")
 
 
 async def test_drafts_are_not_provided_until_published(
@@ -192,3 +198,72 @@ async def test_unknown_case_paths_and_methods_are_refused(client: AsyncClient) -
     document_id = _document_id("csc-leadership-competencies", "2015")
     assert (await client.post(f"{CASE}/CFDocuments/{document_id}")).status_code == 405
     assert (await client.get(f"{CASE}/CFNothings/{document_id}")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "code_minor", "named"),
+    [
+        ({"sort": "nope"}, "invalid_sort_field", "nope"),
+        ({"filter": "colour='red'"}, "invalid_selection_field", "colour"),
+        ({"filter": "title='a' OR shade~'b'"}, "invalid_selection_field", "shade"),
+        ({"fields": "identifier,colour"}, "invalid_selection_field", "colour"),
+    ],
+)
+async def test_an_unknown_sort_filter_or_fields_field_is_named_in_the_status_info(
+    client: AsyncClient, params: dict[str, str], code_minor: str, named: str
+) -> None:
+    response = await client.get(f"{CASE}/CFDocuments", params=params)
+    _assert_status_info(response, 400, code_minor)
+    body = response.json()
+    assert problems("imsx_StatusInfoDType", body) == []
+    (field,) = body["imsx_codeMinor"]["imsx_codeMinorField"]
+    assert field["imsx_codeMinorFieldName"] == named
+    assert named in body["imsx_description"]
+
+
+async def test_cf_documents_filter_on_creator_publisher_status_and_last_change(
+    client: AsyncClient,
+) -> None:
+    everything = (await client.get(f"{CASE}/CFDocuments")).json()["CFDocuments"]
+
+    async def matching(expression: str) -> list[dict[str, Any]]:
+        response = await client.get(f"{CASE}/CFDocuments", params={"filter": expression})
+        assert response.status_code == 200, response.text
+        documents: list[dict[str, Any]] = response.json()["CFDocuments"]
+        assert response.headers["x-total-count"] == str(len(documents))
+        return documents
+
+    csc = "Civil Service Commission (Philippines)"
+    by_publisher = await matching(f"publisher='{csc}'")
+    assert sorted(d["version"] for d in by_publisher) == ["2014", "2015"]
+    assert await matching(f"creator='{csc}'") == by_publisher
+    assert [
+        d["version"] for d in await matching(f"creator='{csc}' AND adoptionStatus='Deprecated'")
+    ] == ["2014"]
+    stamps = sorted(d["lastChangeDateTime"] for d in everything)
+    assert len(await matching(f"lastChangeDateTime>='{stamps[0]}'")) == len(everything)
+    assert await matching(f"lastChangeDateTime<'{stamps[0]}'") == []
+    either = await matching("publisher~'commission' OR title~'UK Civil'")
+    assert len(either) == 4  # CSC 2014 and 2015, UK 1 and 2
+    # AND binds tighter than OR.
+    mixed = await matching("title~'UK' AND version='2' OR version='2014'")
+    assert sorted((d["title"][:3], d["version"]) for d in mixed) == [("CSC", "2014"), ("UK ", "2")]
+
+
+async def test_cf_documents_fields_repeated_or_comma_separated_and_the_default_page(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    repeated = await client.get(
+        f"{CASE}/CFDocuments", params=[("fields", "identifier"), ("fields", "title,version")]
+    )
+    assert repeated.status_code == 200
+    assert all(set(d) == {"identifier", "title", "version"} for d in repeated.json()["CFDocuments"])
+    (limit,) = [
+        p
+        for p in app.openapi()["paths"][f"{CASE}/CFDocuments"]["get"]["parameters"]
+        if p["name"] == "limit"
+    ]
+    assert limit["schema"]["default"] == 100
+    page = await client.get(f"{CASE}/CFDocuments", params={"limit": 2, "sort": "title"})
+    assert len(page.json()["CFDocuments"]) == 2
+    assert int(page.headers["x-total-count"]) == len(PUBLIC)

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ async def test_case_identifiers_are_stable_and_never_shared_between_versions(
     )
     assert leading_change["abbreviatedStatement"] == "Leading Change"
     assert leading_change["identifier"] == str(
-        case.uuid.uuid5(
+        uuid.uuid5(
             case.CASE_NAMESPACE, "csc-leadership-competencies/2015/competency/leading-change"
         )
     )

@@ -456,10 +456,17 @@ async def _only_version(
     return await _version(client, staff, slug, label)
 
 
+async def _uk(client: AsyncClient, staff: dict[str, str]) -> dict[str, Any]:
+    """UK version 2, which corrects version 1 (retired): Business & Risk has no attribute."""
+    versions = await _versions(client, staff, UK)
+    assert [(v["version"], v["status"]) for v in versions] == [("1", "retired"), ("2", "published")]
+    return await _version(client, staff, UK, "2")
+
+
 async def test_uk_has_seven_areas_in_three_groups_on_seven_levels(
     client: AsyncClient, staff: dict[str, str]
 ) -> None:
-    doc = await _only_version(client, staff, UK, "1")
+    doc = await _uk(client, staff)
     assert _counts(doc) == {
         "competencies": 7,
         "clusters": 3,
@@ -491,11 +498,11 @@ async def test_uk_has_seven_areas_in_three_groups_on_seven_levels(
 async def test_uk_attributes_are_the_ones_in_parentheses(
     client: AsyncClient, staff: dict[str, str]
 ) -> None:
-    doc = await _only_version(client, staff, UK, "1")
+    doc = await _uk(client, staff)
     assert {c["code"]: c["attribute"] for c in doc["competencies"]} == {
-        # Six labels for seven areas: Purposeful sits across the first two rows (NOTES).
+        # Six labels for seven areas: the source prints none beside Business & Risk (NOTES).
         "strategy-systems-and-culture": "Purposeful",
-        "business-and-risk": "Purposeful",
+        "business-and-risk": None,
         "technology-and-data-driven-decision-making": "Considered",
         "developing-self-and-others": "Self Developing & Enabling",
         "innovation-and-transformation": "Transformational",
@@ -504,10 +511,27 @@ async def test_uk_attributes_are_the_ones_in_parentheses(
     }
 
 
+async def test_uk_version_2_differs_from_version_1_only_in_business_and_risk_attribute(
+    client: AsyncClient, staff: dict[str, str]
+) -> None:
+    first = await _version(client, staff, UK, "1")
+    second = await _version(client, staff, UK, "2")
+    assert second["notes"].startswith("Corrects version 1. Business & Risk has no attribute")
+    assert "Seven Core Areas: Leadership & Management" in second["notes"]
+    changed = [
+        (a["code"], a["attribute"], b["attribute"])
+        for a, b in zip(first["competencies"], second["competencies"], strict=True)
+        if a != b
+    ]
+    assert changed == [("business-and-risk", "Purposeful", None)]
+    same = ("levels", "clusters", "title", "publisher", "description", "source")
+    assert {k: first[k] for k in same} == {k: second[k] for k in same}
+
+
 async def test_uk_has_one_indicator_per_level_for_four_areas_only(
     client: AsyncClient, staff: dict[str, str]
 ) -> None:
-    doc = await _only_version(client, staff, UK, "1")
+    doc = await _uk(client, staff)
     for competency in doc["competencies"]:
         levels = [i["level"] for i in competency["indicators"]]
         if competency["code"] in UK_LEVELLED:
@@ -557,7 +581,7 @@ UK_LEVEL_TEXTS = [
 async def test_uk_indicator_texts_are_the_source_wording(
     client: AsyncClient, staff: dict[str, str], competency: str, level: str, text: str
 ) -> None:
-    doc = await _only_version(client, staff, UK, "1")
+    doc = await _uk(client, staff)
     code, indicator = _indicator(doc, text)
     assert (code, indicator["level"]) == (competency, level)
 
@@ -565,7 +589,7 @@ async def test_uk_indicator_texts_are_the_source_wording(
 async def test_uk_keeps_the_source_repeating_a_level_block(
     client: AsyncClient, staff: dict[str, str]
 ) -> None:
-    doc = await _only_version(client, staff, UK, "1")
+    doc = await _uk(client, staff)
     developing = _competency(doc, "developing-self-and-others")
     by_level = {i["level"]: i["text"] for i in developing["indicators"]}
     assert by_level["level-2"] == by_level["level-3"]

@@ -38,6 +38,7 @@ class CFDocumentOut(_Case):
     adoption_status: str = Field(alias="adoptionStatus", examples=["Adopted", "Deprecated"])
     status_start_date: str | None = Field(default=None, alias="statusStartDate")
     status_end_date: str | None = Field(default=None, alias="statusEndDate")
+    license_uri: LinkURI | None = Field(default=None, alias="licenseURI")
     notes: str | None = None
     package_uri: LinkURI | None = Field(default=None, alias="CFPackageURI")
 
@@ -135,8 +136,69 @@ class CFItemTypeOut(_Case):
     last_change_date_time: str = Field(alias="lastChangeDateTime")
 
 
+class CFLicenseOut(_Case):
+    """The rights in a version's source document, as far as the source states them."""
+
+    identifier: str
+    uri: str
+    title: str = Field(examples=["Terms of the source: CSC Leadership Competency Framework"])
+    description: str | None = None
+    license_text: str = Field(
+        alias="licenseText",
+        examples=[
+            "The source document states no licence. The text is the publisher's: Civil Service "
+            "Commission (Philippines)."
+        ],
+    )
+    last_change_date_time: str = Field(alias="lastChangeDateTime")
+
+
+class CFSubjectOut(_Case):
+    identifier: str
+    uri: str
+    title: str
+    hierarchy_code: str = Field(alias="hierarchyCode")
+    description: str | None = None
+    last_change_date_time: str = Field(alias="lastChangeDateTime")
+
+
+class CFConceptOut(CFSubjectOut):
+    keywords: str | None = None
+
+
+class CFAssociationGroupingOut(_Case):
+    identifier: str
+    uri: str
+    title: str
+    description: str | None = None
+    last_change_date_time: str = Field(alias="lastChangeDateTime")
+
+
 class CFDefinitionsOut(_Case):
     item_types: list[CFItemTypeOut] = Field(default_factory=list, alias="CFItemTypes")
+    licenses: list[CFLicenseOut] = Field(default_factory=list, alias="CFLicenses")
+
+
+class CFItemTypeSet(_Case):
+    """The item type asked for, then its children by hierarchy code (this provider's item
+    types have none)."""
+
+    item_types: list[CFItemTypeOut] = Field(alias="CFItemTypes", min_length=1)
+
+
+class CFSubjectSet(_Case):
+    subjects: list[CFSubjectOut] = Field(alias="CFSubjects", min_length=1)
+
+
+class CFConceptSet(_Case):
+    concepts: list[CFConceptOut] = Field(alias="CFConcepts", min_length=1)
+
+
+class CFAssociationSet(_Case):
+    """An item and every association of which it is the origin or the destination."""
+
+    item: CFItemOut = Field(alias="CFItem")
+    associations: list[CFAssociationOut] = Field(alias="CFAssociations")
 
 
 class CFPackageOut(_Case):
@@ -149,11 +211,32 @@ class CFPackageOut(_Case):
     rubrics: list[CFRubricOut] = Field(alias="CFRubrics")
 
 
+class CFDocumentV1p0(CFDocumentOut):
+    """A CFDocument as CASE 1.0 has it: without `caseVersion`, which 1.1 added."""
+
+    case_version: str | None = Field(  # type: ignore[assignment]
+        default=None, alias="caseVersion", description="Never sent: CASE 1.0 has no such field."
+    )
+
+
+class CFDocumentV1p0Set(_Case):
+    cf_documents: list[CFDocumentV1p0] = Field(alias="CFDocuments")
+
+
+class CFPackageV1p0(CFPackageOut):
+    document: CFDocumentV1p0 = Field(alias="CFDocument")
+
+
 class ImsxCodeMinorField(_Case):
-    name: str = Field(alias="imsx_codeMinorFieldName", examples=["TargetEndSystem"])
+    name: str = Field(
+        alias="imsx_codeMinorFieldName",
+        description="`TargetEndSystem`, or the unknown field a `sort`, `filter` or `fields` "
+        "parameter named.",
+        examples=["TargetEndSystem", "colour"],
+    )
     value: str = Field(
         alias="imsx_codeMinorFieldValue",
-        examples=["unknownobject", "invaliduuid", "invalid_sort_field", "invalid_selection_field"],
+        examples=["unknownobject", "invalid_uuid", "invalid_sort_field", "invalid_selection_field"],
     )
 
 
@@ -169,4 +252,4 @@ class ImsxStatusInfo(_Case):
     description: str | None = Field(
         default=None, alias="imsx_description", examples=["No CFItem 0e5ac9ab-..."]
     )
-    code_minor: ImsxCodeMinor = Field(alias="imsx_CodeMinor")
+    code_minor: ImsxCodeMinor = Field(alias="imsx_codeMinor")
