@@ -1,7 +1,7 @@
 """orientation sessions and attendees; webhook secret rotation
 
 Revision ID: 9c4e2a7b1d36
-Revises: 7c41e0b9d2a5
+Revises: a3c9e41f7b20
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9c4e2a7b1d36"
-down_revision: str | None = "7c41e0b9d2a5"
+down_revision: str | None = "a3c9e41f7b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
