@@ -10,14 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
+from app.assessments.list_router import router as assessment_lists_router
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import key_use
 from app.auth.router import router as api_keys_router
 from app.auth.tokens import TokenVerifier
 from app.background import run_background
+from app.candidates.acceptance_router import router as acceptance_router
 from app.candidates.program_router import router as candidate_program_router
 from app.candidates.router import router as candidates_router
+from app.certificates.list_router import router as certificate_lists_router
 from app.certificates.router import router as certificates_router
 from app.core import health, metrics
 from app.core.claim_owner import ClaimOwner
@@ -41,7 +44,9 @@ from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
 from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
+from app.orientation.router import router as orientation_router
 from app.privacy.router import router as privacy_router
+from app.progress.router import router as progress_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
 
@@ -75,8 +80,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     qualifications_router,
     candidates_router,
     candidate_program_router,
+    acceptance_router,
+    orientation_router,
+    progress_router,
     assessments_router,
+    assessment_lists_router,
     certificates_router,
+    certificate_lists_router,
     reports_router,
     integrations_router,
     case_router,

@@ -32,6 +32,7 @@ from app.integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.orientation.models import OrientationAttendee, OrientationSession
 from app.qualifications.models import QualificationRequirement, QualificationStandard
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "Indicator",
     "Level",
     "LevelDescription",
+    "OrientationAttendee",
+    "OrientationSession",
     "QualificationRequirement",
     "QualificationStandard",
     "RateLimitWindow",

@@ -3,10 +3,12 @@ from sqlalchemy import select
 
 from app.agencies.models import Agency
 from app.agencies.schemas import AgencyCode, AgencyIn, AgencyOut
+from app.agencies.service import get_agency as get_agency_by_code
 from app.agencies.service import upsert_agency
 from app.auth.dependencies import AdminOnly, AnyRole
+from app.auth.roles import Role
 from app.core.database import Session
-from app.core.errors import problem_responses
+from app.core.errors import NotFound, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, paginate
 
 router = APIRouter(prefix="/v1/agencies", tags=["Agencies"])
@@ -38,13 +40,25 @@ async def put_agency(
 async def list_agencies(
     session: Session, caller: AnyRole, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> Page[AgencyOut]:
-    """Every agency, ordered by code."""
+    """Every agency, ordered by code; an agency key lists its own agency only."""
+    statement = select(Agency)
+    if caller.role is Role.agency:
+        statement = statement.where(Agency.code == caller.agency_code)
     agencies, next_cursor = await paginate(
         session,
-        select(Agency),
+        statement,
         order_by=[Agency.code],
         cursor=cursor,
         limit=limit,
         key=lambda a: (a.code,),
     )
     return Page(items=[AgencyOut.model_validate(a) for a in agencies], next_cursor=next_cursor)
+
+
+@router.get("/{code}", responses=problem_responses(401, 403, 404, 422), summary="Get an agency")
+async def get_agency(code: AgencyCode, session: Session, caller: AnyRole) -> AgencyOut:
+    """One agency by its code. An agency key reads its own agency only (another agency's code
+    is 404 for it)."""
+    if caller.role is Role.agency and caller.agency_code != code:
+        raise NotFound(f"No agency with code {code!r}.")
+    return AgencyOut.model_validate(await get_agency_by_code(session, code))

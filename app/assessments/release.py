@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.assessments import rules
+from app.assessments.events import release_events
 from app.assessments.models import Assessment, AssessmentPolicy, Score
 from app.assessments.rounds import status_for_round, visible_assessments
 from app.assessments.snapshot import policy_rules, result_snapshot
@@ -33,6 +34,7 @@ from app.certificates.status_list import allocate_positions
 from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound, ProblemError
 from app.frameworks.models import Competency
+from app.integrations.feed import Event
 
 NEXT_STATUS = {
     rules.Outcome.certified: Status.certified,
@@ -152,6 +154,7 @@ async def release_many(
     steps: list[candidates.Step] = []
     entries: list[audit.AuditChange] = []
     certificates: list[dict[str, Any]] = []
+    announcements: list[Event] = []
     seen: set[uuid.UUID] = set()
     for assessment_id in ids:
         outcome = Release(assessment_id)
@@ -256,6 +259,9 @@ async def release_many(
                     {"candidate_id": candidate.id, "holder_name": certificate["holder_name"]},
                 )
             )
+        announcements += release_events(
+            candidate, assessment, result.passed_count, outcome.certificate_serial, steps[-2:]
+        )
     await _serials_of_released_before(session, outcomes)
     await session.flush()  # the rounds' and candidates' new state, before what refers to it
     if certificates:
@@ -265,7 +271,7 @@ async def release_many(
             certificate["status_list"] = status_list
             certificate["status_index"] = status_index
         await session.execute(insert(Certificate), certificates)
-    await candidates.write_steps(session, actor, steps)
+    await candidates.write_steps(session, actor, steps, events=announcements)
     await audit.record_many(session, actor, entries)
     return outcomes
 

@@ -624,18 +624,31 @@ def apply_system_step(
     return apply_step(candidate, current, target, reason, data, actor)
 
 
-async def write_steps(session: AsyncSession, actor: Actor, steps: Sequence[Step]) -> None:
+async def write_steps(
+    session: AsyncSession,
+    actor: Actor,
+    steps: Sequence[Step],
+    *,
+    events: Sequence[Event] | None = None,
+) -> None:
     """Store the history rows, audit entries and feed events of ``steps`` in a few statements
-    (a cohort's release moves a thousand candidates twice each)."""
+    (a cohort's release moves a thousand candidates twice each). ``events``, when given, go to
+    the feed instead of the steps' own: the steps' events placed among the caller's, in the
+    order readers must see them."""
     if not steps:
         return
     await session.execute(insert(CandidateTransition), [s.history for s in steps])
-    await _audit_and_announce(session, actor, steps)
+    await _audit_and_announce(session, actor, steps, events)
 
 
-async def _audit_and_announce(session: AsyncSession, actor: Actor, steps: Sequence[Step]) -> None:
+async def _audit_and_announce(
+    session: AsyncSession,
+    actor: Actor,
+    steps: Sequence[Step],
+    events: Sequence[Event] | None = None,
+) -> None:
     await audit.record_many(session, actor, [s.audit_change for s in steps])
-    await append_events(session, [s.event for s in steps])
+    await append_events(session, [s.event for s in steps] if events is None else events)
 
 
 async def staff_transition(

@@ -143,8 +143,10 @@ async def revoke_certificate(
     serial: Serial, body: RevocationIn, request: Request, session: Session, caller: AdminOnly
 ) -> CertificateOut:
     """Admin only. The certificate then verifies as `revoked`, with the reason, and its bit in
-    the revocation status list is set (anyone fetching the list sees it once this commits)."""
-    return _out(await service.revoke(session, serial, body.reason, caller), request)
+    the revocation status list is set (anyone fetching the list sees it once this commits);
+    the feed and webhooks get `certificate.revoked` with the serial and the reason's
+    `category`."""
+    return _out(await service.revoke(session, serial, body.reason, caller, body.category), request)
 
 
 @router.get(

@@ -3,6 +3,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.certificates.events import RevocationCategory
+
 Serial = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9-]{1,40}$"),
@@ -29,10 +31,19 @@ class CertificateOut(BaseModel):
 class RevocationIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"reason": "Issued in error: scores were re-entered"}]},
+        json_schema_extra={
+            "examples": [
+                {"reason": "Issued in error: scores were re-entered", "category": "issued_in_error"}
+            ]
+        },
     )
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    category: RevocationCategory = Field(
+        default="other",
+        description="What kind of reason: the change feed and webhooks carry this, never the "
+        "free-text `reason`.",
+    )
 
 
 StatusListId = Annotated[

@@ -20,6 +20,7 @@ from app.certificates.credentials import (
     build_credential,
     sign_credential,
 )
+from app.certificates.events import RevocationCategory, announce_revocation
 from app.certificates.keys import Keyring, SigningKey, keyring_stamp, load_keyring
 from app.certificates.models import Certificate
 from app.certificates.status_list import status_entry
@@ -65,7 +66,11 @@ async def get_certificate(session: AsyncSession, serial: str) -> Certificate:
 
 
 async def revoke(
-    session: AsyncSession, serial: str, reason: str, actor: Identified | None
+    session: AsyncSession,
+    serial: str,
+    reason: str,
+    actor: Identified | None,
+    category: RevocationCategory = "other",
 ) -> Certificate:
     """Revoke; its status list bit is set from this transaction's commit on."""
     certificate = await session.get(Certificate, serial, with_for_update=True)
@@ -84,8 +89,9 @@ async def revoke(
         "certificate",
         serial,
         before={"status": "valid"},
-        after={"status": "revoked", "reason": reason},
+        after={"status": "revoked", "reason": reason, "reason_category": category},
     )
+    await announce_revocation(session, certificate, category)
     return certificate
 
 

@@ -35,6 +35,9 @@ class WebhookSubscription(CreatedAt, Base):
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     secret: Mapped[str] = mapped_column(String(200))
+    # After a rotation the old secret signs too, until it expires (both signatures are sent).
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
     # Delivery progress: the last event position delivered (or given up on), and when to retry.
     delivered_position: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from sqlalchemy import select
 
 from app.agencies.schemas import AgencyCode
@@ -19,16 +19,18 @@ from app.core.pagination import (
     encode_cursor,
     paginate,
 )
-from app.integrations import webhooks
+from app.integrations import subscriptions, webhooks
 from app.integrations.feed import read_events
 from app.integrations.models import WebhookDelivery, WebhookSubscription
 from app.integrations.schemas import (
     CandidateEventOut,
     CandidateEventPage,
+    SecretRotationIn,
     WebhookDeliveryOut,
     WebhookSubscriptionCreated,
     WebhookSubscriptionIn,
     WebhookSubscriptionOut,
+    WebhookSubscriptionPatch,
 )
 
 router = APIRouter(prefix="/v1", tags=["Change feed and webhooks"])
@@ -55,7 +57,10 @@ async def list_candidate_events(
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> CandidateEventPage:
-    """Every creation, change and transition of candidates, in commit order. Resuming after
+    """Every creation, change and transition of candidates, every released result, issued or
+    revoked certificate and orientation registration, in commit order (a release that
+    certifies reads `assessment.released`, `certificate.issued`, then the candidate's
+    transitions). Events carry ids, statuses and counts, never personal data. Resuming after
     any cursor misses nothing and repeats nothing, even while others write: poll with the
     `next_cursor` you got. Agency keys read their own agency's events only."""
     if caller.role is Role.agency:
@@ -172,3 +177,100 @@ async def list_webhook_deliveries(
         key=lambda d: (d.id,),
     )
     return Page(items=[WebhookDeliveryOut.model_validate(d) for d in rows], next_cursor=next_cursor)
+
+
+@router.patch(
+    "/webhook-subscriptions/{subscription_id}",
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Pause, resume or change a webhook subscription",
+)
+async def patch_webhook_subscription(
+    subscription_id: uuid.UUID,
+    body: WebhookSubscriptionPatch,
+    request: Request,
+    session: Session,
+    caller: WebhookOwner,
+) -> WebhookSubscriptionOut:
+    """Change any of `active`, `url` (checked as at creation), `events`. A paused
+    subscription (`active: false`) is sent nothing; resumed, it gets what happened meanwhile,
+    in order, from where it stopped."""
+    subscription = await subscriptions.update_subscription(
+        session,
+        caller,
+        subscription_id,
+        active=body.active,
+        url=body.url,
+        events=list(body.events) if body.events is not None else None,
+        settings=request.app.state.settings,
+    )
+    return WebhookSubscriptionOut.model_validate(subscription)
+
+
+@router.post(
+    "/webhook-subscriptions/{subscription_id}/rotate-secret",
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Rotate a webhook subscription's signing secret",
+)
+async def rotate_webhook_secret(
+    subscription_id: uuid.UUID, body: SecretRotationIn, session: Session, caller: WebhookOwner
+) -> WebhookSubscriptionCreated:
+    """Returns the new `secret` (shown only here). For `overlap_seconds` the previous secret
+    signs too: `webhook-signature` then holds two space-separated `v1,...` signatures, as
+    Standard Webhooks allows, so a receiver verifying with either secret accepts the message
+    and can switch to the new one when it is ready."""
+    subscription = await subscriptions.rotate_secret(
+        session, caller, subscription_id, body.overlap_seconds
+    )
+    return WebhookSubscriptionCreated(
+        **WebhookSubscriptionOut.model_validate(subscription).model_dump(by_alias=False),
+        secret=subscription.secret,
+    )
+
+
+@router.post(
+    "/webhook-subscriptions/{subscription_id}/test",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404),
+    summary="Send a test event to a webhook subscription",
+)
+async def test_webhook_subscription(
+    subscription_id: uuid.UUID, request: Request, session: Session, caller: WebhookOwner
+) -> WebhookDeliveryOut:
+    """POSTs a `webhook.test` event (`data`: `event_id`, `subscription_id`) to the URL now,
+    signed like every delivery, and returns the logged attempt: the receiver's status code or
+    the error. Not on the feed; never retried."""
+    delivery = await subscriptions.send_test(
+        session, caller, subscription_id, request.app.state.settings
+    )
+    return WebhookDeliveryOut.model_validate(delivery)
+
+
+@router.post(
+    "/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/retry",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Send a past delivery again",
+)
+async def retry_webhook_delivery(
+    subscription_id: uuid.UUID,
+    delivery_id: Annotated[
+        str,
+        Path(
+            pattern=r"^[1-9][0-9]{0,17}$",
+            max_length=18,
+            description="The `id` of an entry in the subscription's delivery log.",
+            examples=["42"],
+        ),
+    ],
+    request: Request,
+    session: Session,
+    caller: WebhookOwner,
+) -> WebhookDeliveryOut:
+    """Sends that delivery's event again now, with the same `webhook-id` (receivers that
+    deduplicate see it once), and returns the new logged attempt. For an event given up after
+    the last retry, or one the receiver lost. After a success, the subscription's backoff is
+    reset, so what is still pending goes out at once. A `webhook.test` delivery: 409."""
+    delivery = await subscriptions.retry_delivery(
+        session, caller, subscription_id, int(delivery_id), request.app.state.settings
+    )
+    return WebhookDeliveryOut.model_validate(delivery)

@@ -6,16 +6,28 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.agencies.schemas import AgencyCode
 
-EventType = Literal["candidate.created", "candidate.updated", "candidate.transitioned"]
+EventType = Literal[
+    "candidate.created",
+    "candidate.updated",
+    "candidate.transitioned",
+    "assessment.released",
+    "certificate.issued",
+    "certificate.revoked",
+    "orientation.registered",
+]
+EVENT_TYPES_DOC = (
+    "`candidate.created`, `candidate.updated`, `candidate.transitioned` (`from`, `to`), "
+    "`assessment.released` (`assessment_id`, `kind`, `outcome`, `passed_count`), "
+    "`certificate.issued` (`serial`, `assessment_id`), `certificate.revoked` (`serial`, "
+    "`assessment_id`, `reason_category`), `orientation.registered` (`session_id`)."
+)
+WebhookUrl = Annotated[str, StringConstraints(min_length=8, max_length=2000)]
 
 
 class CandidateEventOut(BaseModel):
     cursor: str = Field(description="Resume after this event by passing it as `after`.")
     id: uuid.UUID = Field(description="Unique event id (also the webhook `webhook-id`).")
-    type: str = Field(
-        examples=["candidate.transitioned"],
-        description="`candidate.created`, `candidate.updated` or `candidate.transitioned`.",
-    )
+    type: str = Field(examples=["candidate.transitioned"], description=EVENT_TYPES_DOC)
     candidate_id: uuid.UUID
     agency: str | None
     data: dict[str, Any] = Field(
@@ -46,8 +58,8 @@ class WebhookSubscriptionIn(BaseModel):
         },
     )
 
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
-    events: list[EventType] = Field(min_length=1, max_length=10)
+    url: WebhookUrl
+    events: list[EventType] = Field(min_length=1, max_length=10, description=EVENT_TYPES_DOC)
     agency: AgencyCode | None = Field(
         default=None,
         description="Admin only: receive one agency's events (default all). Agency keys always get their own.",
@@ -65,6 +77,10 @@ class WebhookSubscriptionOut(BaseModel):
     created_at: datetime
     attempts: int = Field(description="Failed attempts at the event now being delivered.")
     next_attempt_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        description="After a secret rotation: until when the previous secret signs too.",
+    )
 
 
 class WebhookSubscriptionCreated(WebhookSubscriptionOut):
@@ -85,3 +101,29 @@ class WebhookDeliveryOut(BaseModel):
     duration_ms: int
     succeeded: bool
     at: datetime
+
+
+class WebhookSubscriptionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool | None = Field(
+        default=None, description="false pauses deliveries; true resumes them where they stopped."
+    )
+    url: WebhookUrl | None = None
+    events: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=10, description=EVENT_TYPES_DOC
+    )
+
+
+class SecretRotationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 86400}]}
+    )
+
+    overlap_seconds: int = Field(
+        default=86400,
+        ge=0,
+        le=7 * 86400,
+        description="How long the previous secret keeps signing as well (0: not at all; at "
+        "most 7 days).",
+    )

@@ -15,6 +15,7 @@ import json
 import secrets
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -28,7 +29,16 @@ from app.auth.service import Caller
 from app.core.errors import FieldError, NotFound, UnprocessableEntity
 from app.integrations.models import CandidateEvent, WebhookSubscription
 
-EVENT_TYPES = ("candidate.created", "candidate.updated", "candidate.transitioned")
+EVENT_TYPES = (
+    "candidate.created",
+    "candidate.updated",
+    "candidate.transitioned",
+    "assessment.released",
+    "certificate.issued",
+    "certificate.revoked",
+    "orientation.registered",
+)
+TEST_EVENT_TYPE = "webhook.test"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format prefix, not a secret
 
 
@@ -58,15 +68,40 @@ def payload(event: CandidateEvent) -> bytes:
     ).encode()
 
 
+def test_payload(message_id: uuid.UUID, subscription_id: uuid.UUID, now: datetime) -> bytes:
+    """The body of a ``webhook.test`` event: a subscriber's check that it verifies what it gets."""
+    return json.dumps(
+        {
+            "type": TEST_EVENT_TYPE,
+            "timestamp": now.astimezone(UTC).isoformat(),
+            "data": {"event_id": str(message_id), "subscription_id": str(subscription_id)},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
+    """The current secret, and the one it replaced while its overlap lasts."""
+    secrets_ = [subscription.secret]
+    until = subscription.previous_secret_expires_at
+    if subscription.previous_secret and until is not None and now < until:
+        secrets_.append(subscription.previous_secret)
+    return secrets_
+
+
 def signed_headers(
-    secret: str, event: CandidateEvent, body: bytes, now: datetime
+    signing: Sequence[str], message_id: uuid.UUID, body: bytes, now: datetime
 ) -> dict[str, str]:
+    """Standard Webhooks headers; during a rotation, one signature per secret, space-separated
+    (receivers accept the message when any of them verifies)."""
     timestamp = int(now.timestamp())
     return {
         "content-type": "application/json",
-        "webhook-id": str(event.id),
+        "webhook-id": str(message_id),
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, str(event.id), timestamp, body),
+        "webhook-signature": " ".join(
+            sign(secret, str(message_id), timestamp, body) for secret in signing
+        ),
         "user-agent": "cpro-webhooks/1",
     }
 
@@ -215,11 +250,13 @@ async def delete_subscription(
 
 
 async def get_subscription(
-    session: AsyncSession, caller: Caller, subscription_id: uuid.UUID
+    session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, *, for_update: bool = False
 ) -> WebhookSubscription:
     statement = select(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
     if caller.role is Role.agency:
         statement = statement.where(WebhookSubscription.agency_code == caller.agency_code)
+    if for_update:
+        statement = statement.with_for_update()
     subscription = await session.scalar(statement)
     if subscription is None:
         raise NotFound("No webhook subscription with that id.")

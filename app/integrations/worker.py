@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -29,6 +30,7 @@ from app.integrations.webhooks import (
     payload,
     pin_target,
     signed_headers,
+    signing_secrets,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,6 +118,69 @@ async def post_pinned(
     )
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """How one POST to a subscriber went."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def attempt_delivery(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    subscription: WebhookSubscription,
+    message_id: uuid.UUID,
+    body: bytes,
+) -> Attempt:
+    """POST ``body`` to the subscriber once, signed with its current secret(s); never raises
+    for anything about the target (a refused or unreachable one is a failed attempt)."""
+    started = time.perf_counter()
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        # Checked again at every delivery: a name that was public at subscription time may
+        # point inside the network now.
+        target = await pin_target(
+            subscription.url, allow_private=settings.webhook_allow_private_targets
+        )
+        now = utcnow()
+        response = await post_pinned(
+            client,
+            target,
+            body,
+            signed_headers(signing_secrets(subscription, now), message_id, body, now),
+        )
+        status_code = response.status_code
+    except TargetRefused as exc:
+        error = f"refused: {exc}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    except (OSError, ValueError) as exc:
+        # Anything else about this target is a failed attempt too, so that it is logged and
+        # retried with backoff instead of holding the lease until it expires.
+        error = f"{type(exc).__name__}"
+    return Attempt(status_code, error, int((time.perf_counter() - started) * 1000))
+
+
+def delivery_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client deliveries go out on."""
+    # No kept-alive connections: deliveries go to checked addresses, and a pooled connection is
+    # found by address alone, so a TLS session verified for one subscriber's name could
+    # otherwise carry another subscriber's events to the same address.
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
 async def deliver_next(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
@@ -128,30 +193,13 @@ async def deliver_next(
     if claimed is None:
         return False
     subscription, event = claimed
-    body = payload(event)
-    started = time.perf_counter()
-    status_code: int | None = None
-    error: str | None = None
-    try:
-        # Checked again at every delivery: a name that was public at subscription time may
-        # point inside the network now.
-        target = await pin_target(
-            subscription.url, allow_private=settings.webhook_allow_private_targets
-        )
-        response = await post_pinned(
-            client, target, body, signed_headers(subscription.secret, event, body, utcnow())
-        )
-        status_code = response.status_code
-    except TargetRefused as exc:
-        error = f"refused: {exc}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    except (OSError, ValueError) as exc:
-        # Anything else about this target is a failed attempt too, so that it is logged and
-        # retried with backoff instead of holding the lease until it expires.
-        error = f"{type(exc).__name__}"
-    succeeded = status_code is not None and 200 <= status_code < 300
-    duration_ms = int((time.perf_counter() - started) * 1000)
+    sent = await attempt_delivery(client, settings, subscription, event.id, payload(event))
+    status_code, error, duration_ms, succeeded = (
+        sent.status_code,
+        sent.error,
+        sent.duration_ms,
+        sent.succeeded,
+    )
 
     async with sessionmaker() as session, session.begin():
         current = await session.get(WebhookSubscription, subscription.id, with_for_update=True)
@@ -199,15 +247,7 @@ async def run_worker(
     """Deliver until ``stop`` is set; ``concurrency`` subscriptions at a time, so one slow
     receiver holds up only itself."""
     worker_id = uuid.uuid4().hex
-    # No kept-alive connections: deliveries go to checked addresses, and a pooled connection is
-    # found by address alone, so a TLS session verified for one subscriber's name could
-    # otherwise carry another subscriber's events to the same address.
-    async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_seconds,
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    ) as client:
+    async with delivery_client(settings) as client:
 
         async def loop() -> None:
             while not stop.is_set():

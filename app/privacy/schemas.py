@@ -18,6 +18,10 @@ class PersonalDataOut(BaseModel):
     history: Rows = Field(description="Status changes: who, when, why, with what data.")
     self_assessments: Rows
     lmdc_attendance: Rows
+    orientation_seats: Rows = Field(
+        default_factory=list,
+        description="General Orientation registrations and attendance.",
+    )
     project_briefs: Rows
     action_learning_project: Rows = Field(description="At most one.")
     assessments: Rows = Field(

@@ -48,11 +48,13 @@ from app.candidates.models import (
     SelfAssessment,
 )
 from app.candidates.state import Status
+from app.certificates.events import announce_revocation
 from app.certificates.models import Certificate
 from app.core.database import Base, utcnow
 from app.core.errors import Conflict
 from app.integrations.feed import Event, append_events
 from app.integrations.models import CandidateEvent
+from app.orientation.models import OrientationAttendee
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +153,12 @@ async def personal_data(
             .where(LmdcAttendance.candidate_id == cid)
             .order_by(LmdcAttendance.id),
         ),
+        "orientation_seats": await _rows(
+            session,
+            select(OrientationAttendee)
+            .where(OrientationAttendee.candidate_id == cid)
+            .order_by(OrientationAttendee.registered_at),
+        ),
         "project_briefs": await _rows(
             session,
             select(ProjectBrief)
@@ -236,6 +244,7 @@ async def erase(
                 before={"status": "valid"},
                 after={"status": "revoked", "reason": ERASURE_REVOCATION_REASON},
             )
+            await announce_revocation(session, certificate, "erasure")
     await session.flush()
     await audit.record(
         session,

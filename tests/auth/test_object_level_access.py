@@ -21,6 +21,7 @@ from app.main import api_routes, create_app
 from app.models import Base
 from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.factories import auth_headers, make_agency, person
+from tests.orientation.sessions import far_future, session_body
 
 OBJECT_PARAMETERS = {"candidate_id", "assessment_id", "serial", "subscription_id", "key_id"}
 # Tables written on purpose by any request, whoever makes it.
@@ -89,6 +90,12 @@ async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[
         headers=doh,
     )
     assert subscription.status_code == 201, subscription.text
+    orientation = await client.post(
+        "/v1/orientation-sessions",
+        json=session_body(far_future()),
+        headers=staff,
+    )
+    assert orientation.status_code == 201, orientation.text
     admin = await auth_headers(session, Role.admin)
     keys = (await client.get("/v1/api-keys", params={"limit": 200}, headers=admin)).json()
     doh_key = next(k for k in keys["items"] if k["agency"] == "DOH")
@@ -102,6 +109,10 @@ async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[
         # until a route lets an agency key near one.
         "brief_id": str(uuid.uuid4()),
         "module": "leading-change",
+        # Sessions are the CSI's, not an agency's; a delivery is reached through its
+        # subscription, so any id will do.
+        "session_id": orientation.json()["id"],
+        "delivery_id": "1",
         "doh": doh["Authorization"],
     }
 

@@ -341,4 +341,17 @@ def test_a_candidate_is_admitted_to_its_own_record_and_self_assessment_only() ->
         ("PATCH", "/v1/candidates/{candidate_id}"),
         ("GET", "/v1/candidates/{candidate_id}/self-assessments"),
         ("POST", "/v1/candidates/{candidate_id}/self-assessments"),
+        # Their own released results and certificates only (tests/assessments, tests/certificates).
+        ("GET", "/v1/assessments"),
+        ("GET", "/v1/candidates/{candidate_id}/assessments"),
+        ("GET", "/v1/certificates"),
+        ("GET", "/v1/candidates/{candidate_id}/certificates"),
+        # The orientation schedule, and their own seat (tests/orientation).
+        ("GET", "/v1/orientation-sessions"),
+        ("GET", "/v1/orientation-sessions/{session_id}"),
+        ("PUT", "/v1/orientation-sessions/{session_id}/attendees/{candidate_id}"),
+        ("DELETE", "/v1/orientation-sessions/{session_id}/attendees/{candidate_id}"),
+        # Their own progress (tests/progress).
+        ("GET", "/v1/candidates/{candidate_id}/progress"),
+        ("GET", "/v1/candidates/{candidate_id}/acceptance-notice"),
     }

@@ -1,0 +1,1 @@
+"""The CPro General Orientation: sessions the CSI schedules, and who registered and attended."""
