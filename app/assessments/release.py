@@ -129,7 +129,7 @@ def _missing_scores(assessment: Assessment, present: list[_Score]) -> ProblemErr
     have = {(s.competency, s.instrument) for s in present}
     missing = sorted(
         required - have,
-        key=lambda m: (assessment.competencies.index(m[0]), list(rules.Instrument).index(m[1])),
+        key=lambda m: (assessment.competencies.index(m[0]), rules.INSTRUMENTS.index(m[1])),
     )
     if not missing:
         return None

@@ -44,7 +44,7 @@ from app.candidates.schemas import (
     CandidatePatch,
 )
 from app.candidates.state import OUTCOMES, STEP_DATA, Status, Track, staff_next, system_may
-from app.core.database import new_uuids, utcnow
+from app.core.database import utcnow
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -220,10 +220,8 @@ async def upsert_many(
         ).all()
     }
     now = utcnow()
-    ids = new_uuids(len(records))
     rows = [
         {
-            "id": ids[n],
             "agency_code": agency_code,
             "external_id": external_id,
             **fields.model_dump(include=set(SYNCED_FIELDS)),
@@ -232,14 +230,15 @@ async def upsert_many(
             "created_at": now,
             "updated_at": now,
         }
-        for n, (external_id, fields) in enumerate(records)
+        for external_id, fields in records
     ]
     # Executed with the rows as parameters ("insertmanyvalues"): SQLAlchemy compiles the
     # statement once and expands its VALUES per page, instead of compiling a 14,000-parameter
     # statement for every batch.
     # On the table, not the mapped class: the ORM's bulk path costs per row and adds nothing
     # to a statement whose rows are already plain dicts.
-    statement = insert(cast(Table, Candidate.__table__))
+    # Ids made by PostgreSQL: a Python UUID per row was an eighth of the batch.
+    statement = insert(cast(Table, Candidate.__table__)).values(id=func.gen_random_uuid())
     excluded = statement.excluded
     # A sync may omit the track; it never clears one already chosen.
     updates = {name: getattr(excluded, name) for name in SYNCED_FIELDS if name != "track"}

@@ -4,7 +4,6 @@ One unit of work per request: the session dependency commits when the route retu
 back when it raises; services only ``flush()``.
 """
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -46,13 +45,6 @@ class CreatedAt:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def new_uuids(count: int) -> list[uuid.UUID]:
-    """``count`` random (version 4) UUIDs from one read of the system's random source: one
-    ``getrandom`` call per id was an eighth of a 1,000-candidate sync batch."""
-    data = os.urandom(16 * count)
-    return [uuid.UUID(bytes=data[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 def asyncpg_url(url: str) -> str:
