@@ -14,6 +14,7 @@ import collections
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,7 +39,15 @@ def _summary(raw: Path, top: int = 60, focus: str = "app/") -> str:
             continue
         count = int(count_text)
         frames = stack.split(";")
-        routes = [i for i, frame in enumerate(frames) if focus in frame and "middleware" not in frame.lower() and "app/cli.py" not in frame and "app/core/" not in frame and "fast_read" not in frame]
+        routes = [
+            i
+            for i, frame in enumerate(frames)
+            if focus in frame
+            and "middleware" not in frame.lower()
+            and "app/cli.py" not in frame
+            and "app/core/" not in frame
+            and "fast_read" not in frame
+        ]
         if not routes:
             continue
         frames = frames[routes[0] :]
@@ -77,7 +86,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    py_spy = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     PROFILES.mkdir(parents=True, exist_ok=True)
     name = args.out or args.scenario
     with tempfile.TemporaryDirectory(prefix="cpro-profile-") as tmp:
@@ -94,12 +103,24 @@ def main() -> None:
         with Service.cpro(env, work) as service:
             wait_ready(service.base)
             raw = work / "raw.txt"
-            ids = asyncio.run(_release_setup(service.base, admin, url, args.count)) if (
-                args.scenario == "release"
-            ) else []
+            ids = (
+                asyncio.run(_release_setup(service.base, admin, url, args.count))
+                if (args.scenario == "release")
+                else []
+            )
             recorder = subprocess.Popen(  # noqa: S603 - our own command
-                [py_spy, "record", "--format", "raw", "-r", "200", "-o", str(raw)]
-                + ["-p", str(service.process.pid)],
+                [
+                    py_spy,
+                    "record",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "200",
+                    "-o",
+                    str(raw),
+                    "-p",
+                    str(service.process.pid),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -41,12 +41,17 @@ class Service:
     @classmethod
     @contextmanager
     def baseline(
-        cls, kind: str, response_file: Path, env: dict[str, str], work: Path
+        cls,
+        kind: str,
+        response_file: Path,
+        env: dict[str, str],
+        work: Path,
+        ready_path: str = "/v1/frameworks/csc-leadership-competencies",
     ) -> Iterator["Service"]:
         port = free_port()
         command = [sys.executable, "-m", "bench.baselines", kind, str(port), str(response_file)]
         with cls._run(command, env, work, port) as s:
-            wait_ready(s.base, "/v1/frameworks/csc-leadership-competencies")
+            wait_ready(s.base, ready_path)
             yield s
 
     @classmethod

@@ -109,6 +109,7 @@ class PublishedIndicators:
         self._versions: OrderedDict[uuid.UUID, tuple[IndexedIndicator, ...]] = OrderedDict()
         self._searches: OrderedDict[tuple[tuple[uuid.UUID, ...], str], tuple[tuple[int, int], ...]]
         self._searches = OrderedDict()
+        self._merged: dict[tuple[uuid.UUID, ...], _Merged] = {}
         self._current: tuple[uuid.UUID, ...] | None = None
         self._current_expires = 0.0
 
@@ -195,38 +196,77 @@ class PublishedIndicators:
         """One page as ``Page[IndicatorOut]`` JSON: ranked by relevance when ``q`` is given
         (cursor: rank and id), else in source order (cursor: id)."""
         ordered = tuple(sorted(version_ids))
-        indicators = [await self.of_version(session, version_id) for version_id in ordered]
-        if q:
-            after = decode_cursor(cursor, 2) if cursor is not None else None
-            after_key = (-_integer(after[0]), _integer(after[1])) if after else None
-            by_id = {item.id: item for items in indicators for item in items}
-            ranked = await self._ranked(session, ordered, q)
-            found: list[tuple[IndexedIndicator, int]] = []
-            for rank, indicator_id in ranked:
-                if after_key is not None and (-rank, indicator_id) <= after_key:
-                    continue
-                item = by_id.get(indicator_id)
-                if item is not None and keep.keeps(item):
-                    found.append((item, rank))
-                    if len(found) > limit:
-                        break
-            next_cursor = None
-            if len(found) > limit:
-                last, last_rank = found[limit - 1]
-                next_cursor = encode_cursor([last_rank, last.id])
-            return _page_bytes((item.json(rank) for item, rank in found[:limit]), next_cursor)
+        merged = self._merged.get(ordered)
+        if merged is None:
+            merged = self._merge(
+                ordered, [await self.of_version(session, version_id) for version_id in ordered]
+            )
+        ranked = await self._ranked(session, ordered, q) if q else None
+        return _assemble(merged, ranked, keep, cursor=cursor, limit=limit)
 
-        after_id = _integer(decode_cursor(cursor, 1)[0]) if cursor is not None else None
-        listed = _first_kept(
-            sorted((item for items in indicators for item in items), key=_by_id)
-            if len(indicators) > 1
-            else (indicators[0] if indicators else ()),
-            keep,
-            after_id,
-            limit + 1,
-        )
-        next_cursor = encode_cursor([listed[limit - 1].id]) if len(listed) > limit else None
-        return _page_bytes((item.json(None) for item in listed[:limit]), next_cursor)
+    def _merge(
+        self, version_ids: tuple[uuid.UUID, ...], indicators: list[tuple[IndexedIndicator, ...]]
+    ) -> "_Merged":
+        in_order = tuple(sorted((item for items in indicators for item in items), key=_by_id))
+        merged = _Merged(in_order, {item.id: item for item in in_order})
+        if len(self._merged) >= _VERSIONS_KEPT:
+            self._merged.clear()
+        self._merged[version_ids] = merged
+        return merged
+
+    def page_if_kept(
+        self, keep: IndicatorFilter, *, q: str | None, cursor: str | None, limit: int
+    ) -> bytes | None:
+        """The page of ``/v1/indicators`` (current versions) when everything it needs is
+        already in this process, else None (``page`` then asks the database)."""
+        if self._current is None or self._current_expires < time.monotonic():
+            return None
+        merged = self._merged.get(self._current)
+        ranked = self._searches.get((self._current, q)) if q else None
+        if merged is None or (q and ranked is None):
+            return None
+        return _assemble(merged, ranked, keep, cursor=cursor, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Merged:
+    """The indicators of a set of versions in id (source) order, and by id."""
+
+    in_order: tuple[IndexedIndicator, ...]
+    by_id: dict[int, IndexedIndicator]
+
+
+def _assemble(
+    merged: _Merged,
+    ranked: tuple[tuple[int, int], ...] | None,
+    keep: IndicatorFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> bytes:
+    if ranked is not None:
+        after = decode_cursor(cursor, 2) if cursor is not None else None
+        after_key = (-_integer(after[0]), _integer(after[1])) if after else None
+        by_id = merged.by_id
+        found: list[tuple[IndexedIndicator, int]] = []
+        for rank, indicator_id in ranked:
+            if after_key is not None and (-rank, indicator_id) <= after_key:
+                continue
+            item = by_id.get(indicator_id)
+            if item is not None and keep.keeps(item):
+                found.append((item, rank))
+                if len(found) > limit:
+                    break
+        next_cursor = None
+        if len(found) > limit:
+            last, last_rank = found[limit - 1]
+            next_cursor = encode_cursor([last_rank, last.id])
+        return _page_bytes((item.json(rank) for item, rank in found[:limit]), next_cursor)
+
+    after_id = _integer(decode_cursor(cursor, 1)[0]) if cursor is not None else None
+    listed = _first_kept(merged.in_order, keep, after_id, limit + 1)
+    next_cursor = encode_cursor([listed[limit - 1].id]) if len(listed) > limit else None
+    return _page_bytes((item.json(None) for item in listed[:limit]), next_cursor)
 
 
 def _by_id(item: IndexedIndicator) -> int:

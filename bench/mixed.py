@@ -1,0 +1,124 @@
+"""(7) Portal reads while an HRIS sync and a cohort release run: what a person at the CSI portal
+waits for when the machines are busy."""
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import httpx
+
+from bench import load, scenarios
+
+Row = dict[str, Any]
+
+
+async def mixed_load(
+    base: str, admin: dict[str, str], url: str, sync_count: int, release_count: int
+) -> list[Row]:
+    """Four portal users page through candidate lists and open candidates (staff key, no pause)
+    while ``sync_count`` candidates arrive by ``candidates:batch`` (1,000 a request, 2 at once)
+    and ``release_count`` rounds are released (1,000 a request, 2 at once). Latencies count
+    only while both are running."""
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        hris = await scenarios._agency_key(client, admin, "MIX")
+        put = await client.put("/v1/agencies/REL", json={"name": "Bench releases"}, headers=admin)
+        assert put.status_code in (200, 201)
+        template = await scenarios._prepare_round_through_the_api(client, admin)
+        rounds = await load.clone_complete_rounds(url, template, release_count)
+        seen = (await client.get("/v1/candidates", params={"limit": 50}, headers=admin)).json()
+        known = [c["id"] for c in seen["items"]]
+        assert known
+
+        busy = {"sync": True, "release": True}
+        latencies: list[float] = []
+        filters = (
+            {},
+            {"agency": "BA03"},
+            {"status": "enrolled"},
+            {"q": "Santos"},
+            {"agency": "BA05", "status": "certified"},
+        )
+
+        async def portal_user(seed: int) -> None:
+            rng = random.Random(seed)  # noqa: S311 - load pattern, not secrets
+            while any(busy.values()):
+                params = dict(rng.choice(filters)) | {"limit": "20"}
+                cursor = None
+                for _page in range(3):
+                    started = time.perf_counter()
+                    page = await client.get(
+                        "/v1/candidates",
+                        params=params | ({"cursor": cursor} if cursor else {}),
+                        headers=admin,
+                    )
+                    if all(busy.values()):
+                        latencies.append(time.perf_counter() - started)
+                    assert page.status_code == 200, page.text[:300]
+                    body = page.json()
+                    known.extend(c["id"] for c in body["items"][:2])
+                    started = time.perf_counter()
+                    one = await client.get(f"/v1/candidates/{rng.choice(known)}", headers=admin)
+                    if all(busy.values()):
+                        latencies.append(time.perf_counter() - started)
+                    assert one.status_code == 200, one.text[:300]
+                    cursor = body["next_cursor"]
+                    if cursor is None:
+                        break
+
+        batches = [
+            [
+                {
+                    "external_id": f"MIX-{n:08d}",
+                    "given_name": f"Given{n}",
+                    "family_name": f"{load.FAMILY_NAMES[n % 8]}{n}",
+                    "email": f"person{n}@mix.example",
+                    "position_title": "Supervising Administrative Officer",
+                    "salary_grade": 18 + n % 12,
+                    "priority": 1 + n % 4,
+                }
+                for n in range(first, min(first + 1000, sync_count))
+            ]
+            for first in range(0, sync_count, 1000)
+        ]
+
+        async def sync() -> float:
+            started = time.perf_counter()
+
+            async def sender() -> None:
+                while batches:
+                    items = batches.pop()
+                    response = await client.post(
+                        "/v1/agencies/MIX/candidates:batch", json={"items": items}, headers=hris
+                    )
+                    assert response.status_code == 200, response.text[:300]
+
+            await asyncio.gather(sender(), sender())
+            busy["sync"] = False
+            return time.perf_counter() - started
+
+        async def release() -> float:
+            seconds = await scenarios._release_in_batches(client, admin, rounds, 1000, 2)
+            busy["release"] = False
+            return seconds
+
+        readers = [asyncio.create_task(portal_user(n)) for n in range(4)]
+        sync_seconds, release_seconds = await asyncio.gather(sync(), release())
+        await asyncio.gather(*readers)
+    scenario = (
+        f"7. portal reads (4 users) during an HRIS sync of {sync_count:,} and a release of "
+        f"{release_count:,}"
+    )
+    p99 = scenarios._ms(latencies, 0.99)
+    return [
+        _row(scenario, "portal requests measured", len(latencies)),
+        _row(scenario, "portal p50 ms", scenarios._ms(latencies, 0.5)),
+        _row(scenario, "portal p99 ms", p99, "< 100", p99 < 100),
+        _row(scenario, "sync seconds (alongside)", round(sync_seconds, 2)),
+        _row(scenario, "release seconds (alongside)", round(release_seconds, 2)),
+    ]
+
+
+def _row(scenario: str, measure: str, value: Any, target: str = "", met: bool | None = None) -> Row:
+    return {"scenario": scenario, "measure": measure, "value": value, "target": target, "met": met}
