@@ -5,6 +5,7 @@ transaction. No personal data is logged and none goes into events: events carry 
 and the names of the fields that changed.
 """
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -324,11 +325,14 @@ async def upsert_one(
     return candidate, outcome.outcome
 
 
-async def upsert_batch(
-    session: AsyncSession, agency_code: str, items: Sequence[dict[str, Any]], actor: Actor
-) -> list[BatchItemResult]:
-    """Validate each item on its own; write the valid ones together; report every item."""
-    await _require_agency(session, agency_code, "path.agency")
+# Up to this many batch items are validated on the event loop (a thread costs more).
+_VALIDATED_INLINE = 50
+
+
+def _validated(
+    items: Sequence[dict[str, Any]],
+) -> tuple[list[BatchItemResult | None], list[tuple[int, str, CandidateFields]]]:
+    """Each item checked on its own: the rejected ones' results, and the valid ones."""
     results: list[BatchItemResult | None] = [None] * len(items)
     valid: list[tuple[int, str, CandidateFields]] = []
     seen: set[str] = set()
@@ -368,6 +372,21 @@ async def upsert_batch(
                 CandidateFields.model_construct(**item.model_dump(exclude={"external_id"})),
             )
         )
+    return results, valid
+
+
+async def upsert_batch(
+    session: AsyncSession, agency_code: str, items: Sequence[dict[str, Any]], actor: Actor
+) -> list[BatchItemResult]:
+    """Validate each item on its own; write the valid ones together; report every item."""
+    await _require_agency(session, agency_code, "path.agency")
+    # A thousand items take a while to check: in a worker thread the event loop goes on
+    # serving other requests meanwhile (it gets the GIL back every few milliseconds).
+    results, valid = (
+        await asyncio.to_thread(_validated, items)
+        if len(items) > _VALIDATED_INLINE
+        else _validated(items)
+    )
     outcomes = await upsert_many(session, agency_code, [(e, f) for _, e, f in valid], actor)
     for (index, external_id, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = BatchItemResult(
