@@ -3,14 +3,12 @@ waits for when the machines are busy."""
 
 import asyncio
 import multiprocessing
-import random
 import time
-from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 import httpx
 
-from bench import load, scenarios
+from bench import load, portal, scenarios
 
 Row = dict[str, Any]
 
@@ -33,13 +31,11 @@ async def mixed_load(
         known = [c["id"] for c in seen["items"]]
         assert known
 
-        stop = multiprocessing.get_context("spawn").Event()
-        found = multiprocessing.get_context("spawn").Queue()
-        readers = multiprocessing.get_context("spawn").Process(
-            target=_portal_process, args=(base, admin, known, stop, found)
-        )
+        spawn = multiprocessing.get_context("spawn")
+        ready, stop, found = spawn.Event(), spawn.Event(), spawn.Queue()
+        readers = spawn.Process(target=portal.users, args=(base, admin, known, ready, stop, found))
         readers.start()
-        await asyncio.sleep(3)  # the readers' process starts and warms up
+        assert await asyncio.to_thread(ready.wait, 120), "the portal users did not start"
         batches = [
             [
                 {
@@ -102,52 +98,3 @@ async def mixed_load(
 
 def _row(scenario: str, measure: str, value: Any, target: str = "", met: bool | None = None) -> Row:
     return {"scenario": scenario, "measure": measure, "value": value, "target": target, "met": met}
-
-
-FILTERS = (
-    {},
-    {"agency": "BA03"},
-    {"status": "enrolled"},
-    {"q": "Santos"},
-    {"agency": "BA05", "status": "certified"},
-)
-
-
-def _portal_process(
-    base: str, headers: dict[str, str], known: list[str], stop: EventType, found: Any
-) -> None:
-    """Four portal users in a process of their own (so that the load generators' own work
-    never delays them): (finished at, seconds) of every read, put on ``found`` at the end."""
-    timed: list[tuple[float, float]] = []
-
-    async def user(client: httpx.AsyncClient, seed: int) -> None:
-        rng = random.Random(seed)  # noqa: S311 - load pattern, not secrets
-        while not stop.is_set():
-            params = dict(rng.choice(FILTERS)) | {"limit": "20"}
-            cursor = None
-            for _page in range(3):
-                started = time.perf_counter()
-                page = await client.get(
-                    "/v1/candidates",
-                    params=params | ({"cursor": cursor} if cursor else {}),
-                    headers=headers,
-                )
-                timed.append((time.time(), time.perf_counter() - started))
-                assert page.status_code == 200, page.text[:300]
-                body = page.json()
-                known.extend(c["id"] for c in body["items"][:2])
-                started = time.perf_counter()
-                one = await client.get(f"/v1/candidates/{rng.choice(known)}", headers=headers)
-                timed.append((time.time(), time.perf_counter() - started))
-                assert one.status_code == 200, one.text[:300]
-                cursor = body["next_cursor"]
-                if cursor is None:
-                    break
-
-    async def users() -> None:
-        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-            await asyncio.gather(*(user(client, n) for n in range(4)))
-
-    asyncio.run(users())
-    found.put(timed)
