@@ -100,7 +100,6 @@ def main() -> int:
             admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
             runs = {
                 "read": lambda: scenarios.framework_read(service, env, work, wrk, args.duration),
-                "case": lambda: reads.case_package(service, env, work, wrk, args.duration),
                 "search": lambda: (
                     asyncio.run(scenarios.indicator_search(service.base))
                     + reads.search_throughput(service, env, work, wrk, args.duration)
@@ -114,6 +113,7 @@ def main() -> int:
                 "release": lambda: asyncio.run(
                     scenarios.release(service.base, admin, url, args.releases)
                 ),
+                "case": lambda: reads.case_package(service, env, work, wrk, args.duration),
                 "mixed": lambda: asyncio.run(
                     mixed.mixed_load(service.base, admin, url, args.mixed_sync, args.mixed_releases)
                 ),
