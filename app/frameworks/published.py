@@ -23,7 +23,6 @@ from fastapi import Depends, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import FieldError, UnprocessableEntity
 from app.core.pagination import decode_cursor, encode_cursor
 from app.frameworks.models import Indicator
 from app.frameworks.schemas import CompetencyRef, IndicatorOut, LevelOut
@@ -33,6 +32,9 @@ from app.frameworks.search import base_query, current_version_ids, rank_expressi
 _VERSIONS_KEPT = 256
 _SEARCHES_KEPT = 4096
 _RANK_SUFFIX = b"null}"
+# The list names in cursors, as the SQL path (app/frameworks/search.py) issues them.
+RANKED_LIST = "indicators:ranked"
+SOURCE_LIST = "indicators"
 
 # A search's matches as flat (rank in millionths, id) pairs, best first: a kept search that
 # matches every indicator costs about 16 bytes an indicator, not a tuple each.
@@ -91,19 +93,6 @@ class IndicatorFilter:
 def _page_bytes(items: Iterable[bytes], next_cursor: str | None) -> bytes:
     cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
     return b'{"items":[' + b",".join(items) + b'],"next_cursor":' + cursor + b"}"
-
-
-def _invalid_cursor() -> UnprocessableEntity:
-    return UnprocessableEntity(
-        "The cursor is not one this service issued for this list.",
-        errors=[FieldError(field="query.cursor", message="invalid cursor")],
-    )
-
-
-def _integer(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid_cursor()
-    return int(value)
 
 
 class PublishedIndicators:
@@ -251,8 +240,10 @@ def _assemble(
     limit: int,
 ) -> bytes:
     if ranked is not None:
-        after = decode_cursor(cursor, 2) if cursor is not None else None
-        after_key = (-_integer(after[0]), _integer(after[1])) if after else None
+        after = (
+            decode_cursor(cursor, (int, int), list_name=RANKED_LIST) if cursor is not None else None
+        )
+        after_key = (-after[0], after[1]) if after else None
         by_id = merged.by_id
         found: list[tuple[IndexedIndicator, int]] = []
         for position in range(0, len(ranked), 2):
@@ -267,12 +258,18 @@ def _assemble(
         next_cursor = None
         if len(found) > limit:
             last, last_rank = found[limit - 1]
-            next_cursor = encode_cursor([last_rank, last.id])
+            next_cursor = encode_cursor([last_rank, last.id], list_name=RANKED_LIST)
         return _page_bytes((item.json(rank) for item, rank in found[:limit]), next_cursor)
 
-    after_id = _integer(decode_cursor(cursor, 1)[0]) if cursor is not None else None
+    after_id = (
+        decode_cursor(cursor, (int,), list_name=SOURCE_LIST)[0] if cursor is not None else None
+    )
     listed = _first_kept(merged.in_order, keep, after_id, limit + 1)
-    next_cursor = encode_cursor([listed[limit - 1].id]) if len(listed) > limit else None
+    next_cursor = (
+        encode_cursor([listed[limit - 1].id], list_name=SOURCE_LIST)
+        if len(listed) > limit
+        else None
+    )
     return _page_bytes((item.json(None) for item in listed[:limit]), next_cursor)
 
 
