@@ -40,7 +40,7 @@ from app.frameworks.case.router import resolver_router as case_resolver_router
 from app.frameworks.case.router import router as case_router
 from app.frameworks.case.v1p0 import router as case_v1p0_router
 from app.frameworks.exchange_router import router as exchange_router
-from app.frameworks.fast_read import CurrentDocumentFastPath
+from app.frameworks.fast_read import PublishedReadFastPath
 from app.frameworks.router import router as frameworks_router
 from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
@@ -204,8 +204,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
     app.add_middleware(BodySizeLimitMiddleware)
-    # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
-    app.add_middleware(CurrentDocumentFastPath)
+    # Cached framework documents and searches for callers without a key: inside rate limits,
+    # logs, metrics.
+    app.add_middleware(PublishedReadFastPath)
     app.add_middleware(RateLimitMiddleware)
     if settings.cors_origins:
         # Outside the limits, so that a browser can read a 413 or 429 too.

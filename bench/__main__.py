@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import load, scenarios
+from bench import load, mixed, reads, scenarios
 from bench.service import Service, machine, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,13 +41,20 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["read", "search", "sync", "list", "release"],
+        choices=["read", "case", "search", "sync", "list", "release", "mixed"],
         help="run only these scenarios (results are still written)",
+    )
+    parser.add_argument(
+        "--mixed-sync", type=int, default=20_000, help="candidates synced in the mixed scenario"
+    )
+    parser.add_argument(
+        "--mixed-releases", type=int, default=4_000, help="rounds released in the mixed scenario"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.sync, args.candidates, args.releases = 3.0, 5_000, 50_000, 1_000
+        args.mixed_sync, args.mixed_releases = 4_000, 1_000
     return args
 
 
@@ -73,6 +80,8 @@ def main() -> int:
             "sync_candidates": args.sync,
             "listed_candidates": args.candidates,
             "released_assessments": args.releases,
+            "mixed_sync": args.mixed_sync,
+            "mixed_releases": args.mixed_releases,
         },
         "rows": [],
     }
@@ -91,7 +100,10 @@ def main() -> int:
             admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
             runs = {
                 "read": lambda: scenarios.framework_read(service, env, work, wrk, args.duration),
-                "search": lambda: asyncio.run(scenarios.indicator_search(service.base)),
+                "search": lambda: (
+                    asyncio.run(scenarios.indicator_search(service.base))
+                    + reads.search_throughput(service, env, work, wrk, args.duration)
+                ),
                 "sync": lambda: asyncio.run(
                     scenarios.hris_sync(service.base, admin, url, args.sync)
                 ),
@@ -100,6 +112,10 @@ def main() -> int:
                 ),
                 "release": lambda: asyncio.run(
                     scenarios.release(service.base, admin, url, args.releases)
+                ),
+                "case": lambda: reads.case_package(service, env, work, wrk, args.duration),
+                "mixed": lambda: asyncio.run(
+                    mixed.mixed_load(service.base, admin, url, args.mixed_sync, args.mixed_releases)
                 ),
                 "rss": lambda: scenarios.peak_rss(service),
             }

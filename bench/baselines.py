@@ -1,7 +1,9 @@
-"""The two yardsticks for the framework read: the same bytes and headers from (a) a bare
-FastAPI route and (b) a raw ASGI callable, under the same uvicorn settings as ``cpro serve``.
+"""The yardsticks: the same bytes and headers as the service from (a) a bare FastAPI route
+and (b) a raw ASGI callable, under the same uvicorn settings as ``cpro serve``.
 
-    python -m bench.baselines fastapi|asgi PORT RESPONSE.json
+    python -m bench.baselines fastapi|asgi PORT RESPONSE.json       (the framework read)
+    python -m bench.baselines fastapi-map|asgi-map PORT ANSWERS.json (any path; answers by
+        query string: {"path": "/v1/indicators", "answers": {"q=x&limit=20": {...}}})
 """
 
 import json
@@ -62,9 +64,72 @@ def asgi_app(path: str) -> Any:
     return app
 
 
+def _load_answers(path: str) -> tuple[str, dict[bytes, tuple[bytes, list[tuple[bytes, bytes]]]]]:
+    saved = json.loads(Path(path).read_text())
+    answers = {
+        query.encode(): (
+            bytes.fromhex(answer["body_hex"]),
+            [(k.encode(), v.encode()) for k, v in answer["headers"].items()],
+        )
+        for query, answer in saved["answers"].items()
+    }
+    return saved["path"], answers
+
+
+def fastapi_map_app(path: str) -> FastAPI:
+    """One FastAPI route at the saved path answering each query string with its saved bytes."""
+    route, answers = _load_answers(path)
+    app = FastAPI()
+    plain = {
+        query: (body, {k.decode(): v.decode() for k, v in headers if k != b"content-type"})
+        for query, (body, headers) in answers.items()
+    }
+
+    @app.get(route)
+    async def answer(request: Request) -> Response:
+        body, headers = plain[request.scope["query_string"]]
+        return Response(content=body, media_type="application/json", headers=headers)
+
+    return app
+
+
+def asgi_map_app(path: str) -> Any:
+    route, answers = _load_answers(path)
+    full = {
+        query: (
+            body,
+            [
+                *(h for h in headers if h[0] not in (b"content-type", b"content-length")),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        )
+        for query, (body, headers) in answers.items()
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        found = full.get(scope["query_string"]) if scope["path"] == route else None
+        if found is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": found[1]})
+        await send({"type": "http.response.body", "body": found[0]})
+
+    return app
+
+
 def main() -> None:
     kind, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    app = fastapi_app(path) if kind == "fastapi" else asgi_app(path)
+    makers = {
+        "fastapi": fastapi_app,
+        "asgi": asgi_app,
+        "fastapi-map": fastapi_map_app,
+        "asgi-map": asgi_map_app,
+    }
+    app = makers[kind](path)
     # As `cpro serve` runs uvicorn: one process, default loop and HTTP implementation.
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=True)
 

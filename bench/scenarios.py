@@ -321,13 +321,15 @@ async def candidate_listing(base: str, admin: dict[str, str], url: str, total: i
     ]
 
 
-async def _prepare_round_through_the_api(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
+async def _prepare_round_through_the_api(
+    client: httpx.AsyncClient, admin: dict[str, str], external_id: str = "REL-TEMPLATE"
+) -> str:
     """One candidate taken to a complete round the way the portal does it: the template."""
     made = await client.post(
         "/v1/candidates",
         json={
             "agency": "REL",
-            "external_id": "REL-TEMPLATE",
+            "external_id": external_id,
             "given_name": "Given",
             "family_name": "Template",
             "email": "template@rel.example",

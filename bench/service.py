@@ -41,12 +41,17 @@ class Service:
     @classmethod
     @contextmanager
     def baseline(
-        cls, kind: str, response_file: Path, env: dict[str, str], work: Path
+        cls,
+        kind: str,
+        response_file: Path,
+        env: dict[str, str],
+        work: Path,
+        ready_path: str = "/v1/frameworks/csc-leadership-competencies",
     ) -> Iterator["Service"]:
         port = free_port()
         command = [sys.executable, "-m", "bench.baselines", kind, str(port), str(response_file)]
         with cls._run(command, env, work, port) as s:
-            wait_ready(s.base, "/v1/frameworks/csc-leadership-competencies")
+            wait_ready(s.base, ready_path)
             yield s
 
     @classmethod
@@ -90,14 +95,19 @@ def wait_ready(base: str, path: str = "/readyz", timeout: float = 120) -> None:
 
 def _commit() -> str:
     # Read the checkout's HEAD without running git.
-    head = ROOT / ".git" / "HEAD"
+    git = ROOT / ".git"
     try:
-        ref = head.read_text().strip()
+        if git.is_file():  # a worktree: ".git" names its own directory inside the main one
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
+        ref = (git / "HEAD").read_text().strip()
         if ref.startswith("ref: "):
-            target = ROOT / ".git" / ref[5:]
-            if target.exists():
-                return target.read_text().strip()[:12]
-            for line in (ROOT / ".git" / "packed-refs").read_text().splitlines():
+            common = git / "commondir"
+            shared = (git / common.read_text().strip()).resolve() if common.exists() else git
+            for base in (git, shared):
+                target = base / ref[5:]
+                if target.exists():
+                    return target.read_text().strip()[:12]
+            for line in (shared / "packed-refs").read_text().splitlines():
                 if line.endswith(ref[5:]):
                     return line.split()[0][:12]
         return ref[:12]

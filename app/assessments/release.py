@@ -7,11 +7,13 @@ in a few multi-row statements. Rounds are locked in id order and then their cand
 order, so two overlapping releases wait for each other instead of deadlocking.
 """
 
+import asyncio
 import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -132,7 +134,7 @@ def _missing_scores(assessment: Assessment, present: list[_Score]) -> ProblemErr
     have = {(s.competency, s.instrument) for s in present}
     missing = sorted(
         required - have,
-        key=lambda m: (assessment.competencies.index(m[0]), list(rules.Instrument).index(m[1])),
+        key=lambda m: (assessment.competencies.index(m[0]), rules.INSTRUMENTS.index(m[1])),
     )
     if not missing:
         return None
@@ -142,14 +144,23 @@ def _missing_scores(assessment: Assessment, present: list[_Score]) -> ProblemErr
     )
 
 
-async def release_many(
-    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
-) -> list[Release]:
-    """Release every round in ``ids`` that is complete; report each (in order) as released,
-    released already, or refused with the problem that stopped it (the others still go)."""
-    loaded = await _load(session, caller, ids)
-    actor = candidates.actor_of(caller)
-    now = utcnow()
+# Up to this many rounds are decided on the event loop (a thread costs more than they do).
+_DECIDED_INLINE = 20
+
+
+@dataclass
+class _Decided:
+    outcomes: list[Release]
+    steps: list[candidates.Step]
+    entries: list[audit.AuditChange]
+    certificates: list[dict[str, Any]]
+    announcements: list[Event]
+
+
+def _decide(
+    loaded: _Loaded, ids: Sequence[uuid.UUID], actor: audit.Actor, now: datetime
+) -> _Decided:
+    """Each requested round's outcome, and the rows that record it (nothing written yet)."""
     outcomes: list[Release] = []
     steps: list[candidates.Step] = []
     entries: list[audit.AuditChange] = []
@@ -262,6 +273,27 @@ async def release_many(
         announcements += release_events(
             candidate, assessment, result.passed_count, outcome.certificate_serial, steps[-2:]
         )
+    return _Decided(outcomes, steps, entries, certificates, announcements)
+
+
+async def release_many(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
+) -> list[Release]:
+    """Release every round in ``ids`` that is complete; report each (in order) as released,
+    released already, or refused with the problem that stopped it (the others still go)."""
+    loaded = await _load(session, caller, ids)
+    actor = candidates.actor_of(caller)
+    # Deciding a cohort is pure computation on what was loaded: in a worker thread, the event
+    # loop goes on serving other requests meanwhile (the interpreter hands it the GIL every
+    # few milliseconds) instead of stalling them for the whole cohort.
+    decided = (
+        await asyncio.to_thread(_decide, loaded, ids, actor, utcnow())
+        if len(ids) > _DECIDED_INLINE
+        else _decide(loaded, ids, actor, utcnow())
+    )
+    outcomes = decided.outcomes
+    steps, entries, certificates = decided.steps, decided.entries, decided.certificates
+    announcements = decided.announcements
     await _serials_of_released_before(session, outcomes)
     await session.flush()  # the rounds' and candidates' new state, before what refers to it
     if certificates:

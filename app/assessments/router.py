@@ -82,9 +82,7 @@ async def _assessment_out(session: Session, assessment: Assessment) -> Assessmen
         failed_before=assessment.failed_before,
         required_scores=[
             {"competency": c, "instrument": i.value}
-            for c, i in sorted(
-                required, key=lambda r: (order[r[0]], list(rules.Instrument).index(r[1]))
-            )
+            for c, i in sorted(required, key=lambda r: (order[r[0]], rules.INSTRUMENTS.index(r[1])))
         ],
         scores=[
             ScoreOut.model_validate(s) for s in await service.scores_of(session, assessment.id)

@@ -103,6 +103,12 @@ class Instrument(StrEnum):
     """The candidate's actual experience of applying the competency."""
 
 
+# In declaration order. Iterating an Enum class walks its members anew each time, which was an
+# eighth of a cohort's release (it happens several times per round).
+INSTRUMENTS: tuple[Instrument, ...] = tuple(Instrument)
+_INSTRUMENT_SET = frozenset(INSTRUMENTS)
+
+
 # The candidate's track is the candidates area's; re-exported for the rules' callers.
 Track = CandidateTrack
 
@@ -224,11 +230,11 @@ def policy_problems(policy: Policy) -> list[PolicyProblem]:
     problems: list[PolicyProblem] = []
     if not policy.code.strip():
         problems.append(PolicyProblem("code", "must not be blank"))
-    for instrument in Instrument:
+    for instrument in INSTRUMENTS:
         if instrument not in policy.weights:
             problems.append(PolicyProblem(f"weights.{instrument}", "missing"))
     for key, weight in policy.weights.items():
-        if key not in set(Instrument):
+        if key not in _INSTRUMENT_SET:
             problems.append(PolicyProblem(f"weights.{key}", "unknown instrument"))
         elif not weight.is_finite() or weight <= 0:
             problems.append(PolicyProblem(f"weights.{key}", "must be a positive number"))
@@ -351,11 +357,11 @@ def _required(
 ) -> list[tuple[str, Instrument]]:
     """The required scores in framework order, then instrument order."""
     if kind is AssessmentKind.regular:
-        return [(code, instrument) for code in competencies for instrument in Instrument]
+        return [(code, instrument) for code in competencies for instrument in INSTRUMENTS]
     return [
         (code, instrument)
         for code in competencies
-        for instrument in Instrument
+        for instrument in INSTRUMENTS
         if instrument is Instrument.written_test or code in failed_before
     ]
 
@@ -575,7 +581,7 @@ def compute_result(
 
     results: list[CompetencyResult] = []
     for code in competencies:
-        own = {i: scores[code][i] for i in Instrument if (code, i) in required_set}
+        own = {i: scores[code][i] for i in INSTRUMENTS if (code, i) in required_set}
         if kind is AssessmentKind.supplemental and code not in failed_before:
             results.append(CompetencyResult(code, own, None, passed=True, carried_over=True))
         else:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, insert, or_, select
+from sqlalchemy import Select, Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
@@ -62,8 +62,13 @@ class Actor:
 SYSTEM = Actor(key_id=None, name="system")
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Values as JSON keeps them: decimals as strings (exact), times as ISO 8601."""
+    if type(value) in _AS_IS:  # most values: no isinstance chain (Mapping's is slow)
+        return value
     if isinstance(value, enum.Enum):
         return jsonable(value.value)
     if isinstance(value, Decimal | uuid.UUID):
@@ -125,7 +130,8 @@ async def record_many(
     """``record`` for many entries in one statement (a batch sync writes a thousand)."""
     rows = [_row(actor, *entry) for entry in entries]
     if rows:
-        await session.execute(insert(AuditEntry), rows)
+        # On the table: the ORM's bulk path costs per row and adds nothing to plain dicts.
+        await session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
 
 
 async def record_reads(

@@ -125,7 +125,11 @@ async def authenticate(session: AsyncSession, secret: str) -> Caller | None:
     if key.expires_at is not None and key.expires_at <= now:
         return None
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        # SKIP LOCKED: when another transaction holding this key's row (a cohort release
+        # running for seconds, which recorded the use itself) has not committed yet, every
+        # other request with the key would otherwise queue behind it just to say the same.
+        locked = select(ApiKey.id).where(ApiKey.id == key.id).with_for_update(skip_locked=True)
+        await session.execute(update(ApiKey).where(ApiKey.id.in_(locked)).values(last_used_at=now))
     return Caller(key_id=key.id, role=Role(key.role), agency_code=key.agency_code, name=key.name)
 
 

@@ -2,9 +2,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.agencies.schemas import AgencyCode
+from app.candidates.email import Email
 from app.candidates.state import Status, Track
 
 ExternalId = Annotated[
@@ -42,9 +43,7 @@ class CandidateFields(BaseModel):
 
     given_name: PersonName = Field(examples=["Maria"])
     family_name: PersonName = Field(examples=["Santos"])
-    email: EmailStr | None = Field(
-        default=None, max_length=320, examples=["maria.santos@doh.gov.ph"]
-    )
+    email: Email | None = Field(default=None, max_length=320, examples=["maria.santos@doh.gov.ph"])
     position_title: Title | None = Field(
         default=None, examples=["Supervising Administrative Officer"]
     )
@@ -96,7 +95,7 @@ class CandidatePatch(BaseModel):
 
     given_name: PersonName | None = None
     family_name: PersonName | None = None
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: Email | None = Field(default=None, max_length=320)
     position_title: Title | None = None
     salary_grade: SalaryGrade | None = None
     priority: Priority | None = None

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import Anyone, Staff
 from app.core.database import Session
 from app.core.errors import PayloadTooLarge, problem_responses
-from app.core.http_cache import cached_response, strong_etag
+from app.core.http_cache import cached_response
 from app.frameworks import catalogue, exchange
 from app.frameworks.exchange import MAX_IMPORT_BYTES, ExportFormat, ImportFormat
 from app.frameworks.router import _cache_control, _visible_version
@@ -112,7 +112,7 @@ async def export_framework_version(
     return cached_response(
         request,
         file.body,
-        strong_etag(file.body),
+        file.etag,
         cache_control=_cache_control(ref, current=False),
         media_type=file.media_type,
         headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},

@@ -1,77 +1,169 @@
-"""The busiest request, ``GET /v1/frameworks/{slug}`` without a key, answered before routing.
+"""The busiest public reads, answered before routing from what the process already holds:
+``GET /v1/frameworks/{slug}`` (the current document) and ``GET /v1/indicators`` (search over
+the current versions).
 
-When the slug's current document is in the process's cache (``catalogue.CurrentDocuments``,
-filled by the route itself), the answer is bytes already made: routing, dependency solving and
-a database session would cost several times more than the answer. Everything else (a key to
-check, a cross-origin browser request, a slug not cached yet or expired) goes to the route,
-which gives the same bytes and headers. Request ids, access logs, metrics and rate limits
-still apply: this runs inside those middlewares.
+When the answer is bytes already made (``catalogue.CurrentDocuments``, filled by the route
+itself; ``published.PublishedIndicators``, whose page needs nothing from the database once a
+query text has been ranked), routing, dependency solving and a database session would cost
+several times more than the answer. Everything else (a key to check, a cross-origin browser
+request, a parameter the route must judge, a slug or query not cached yet or expired) goes to
+the route, which gives the same bytes and headers. Request ids, access logs, metrics and rate
+limits still apply: this runs inside those middlewares.
 """
+
+import re
+from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.http_cache import matches_if_none_match
+from app.core.errors import ProblemError
+from app.core.http_cache import matches_if_none_match, strong_etag
 from app.frameworks.catalogue import CurrentDocuments
+from app.frameworks.published import IndicatorFilter, PublishedIndicators
 from app.frameworks.router import CURRENT_CACHE, router
 
 PREFIX = "/v1/frameworks/"
 TEMPLATE = "/v1/frameworks/{slug}"
+SEARCH = "/v1/indicators"
 CACHE_CONTROL = CURRENT_CACHE.encode()
 
+# What the route itself accepts (app/frameworks/router.py); anything else goes to the route.
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_LIMIT = re.compile(r"[0-9]{1,3}")
+_POLARITIES = frozenset({"positive", "negative"})
 
-class CurrentDocumentFastPath:
+
+def _route(path: str) -> BaseRoute:
+    # The route itself, so that logs and metrics name the template as for a routed request.
+    return next(
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path == path and "GET" in (route.methods or ())
+    )
+
+
+def _search_parameters(
+    query_string: bytes,
+) -> tuple[IndicatorFilter, str | None, str | None, int] | None:
+    """(filter, q, cursor, limit) when every parameter is one the route would take as it is."""
+    seen: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(
+            query_string.decode("latin-1"), keep_blank_values=True, strict_parsing=False
+        )
+    except ValueError:
+        return None
+    for name, value in pairs:
+        if name in seen:
+            return None
+        seen[name] = value
+    if not seen.keys() <= {"q", "framework", "polarity", "cursor", "limit"}:
+        return None
+    q = seen.get("q")
+    framework = seen.get("framework")
+    polarity = seen.get("polarity")
+    cursor = seen.get("cursor")
+    limit_text = seen.get("limit", "50")
+    if (
+        (q is not None and len(q) > 200)
+        or (framework is not None and (len(framework) > 100 or not _SLUG.fullmatch(framework)))
+        or (polarity is not None and polarity not in _POLARITIES)
+        or (cursor is not None and len(cursor) > 2048)
+        or not _LIMIT.fullmatch(limit_text)
+    ):
+        return None
+    limit = int(limit_text)
+    if not 1 <= limit <= 200:
+        return None
+    return IndicatorFilter(framework=framework, polarity=polarity), q, cursor, limit
+
+
+class PublishedReadFastPath:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # The route itself, so that logs and metrics name the template as for a routed request.
-        self.route: BaseRoute = next(
-            route
-            for route in router.routes
-            if isinstance(route, APIRoute)
-            and route.path == TEMPLATE
-            and "GET" in (route.methods or ())
-        )
+        self.document_route = _route(TEMPLATE)
+        self.search_route = _route(SEARCH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             path: str = scope["path"]
-            if path.startswith(PREFIX) and "/" not in path[len(PREFIX) :]:
+            if path == SEARCH:
+                if await self._search(scope, send):
+                    return
+            elif path.startswith(PREFIX) and "/" not in path[len(PREFIX) :]:
                 documents: CurrentDocuments | None = getattr(
                     scope["app"].state, "current_documents", None
                 )
-                if documents is not None and await self._answer(
+                if documents is not None and await self._document(
                     documents, path[len(PREFIX) :], scope, send
                 ):
                     return
         await self.app(scope, receive, send)
 
-    async def _answer(
+    async def _document(
         self, documents: CurrentDocuments, slug: str, scope: Scope, send: Send
     ) -> bool:
-        if_none_match = None
-        for name, value in scope["headers"]:
-            if name in (b"authorization", b"origin"):
-                return False
-            if name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
+        anonymous, if_none_match = _anonymous(scope)
+        if not anonymous:
+            return False
         document = documents.get(slug)
         if document is None:
             return False
-        scope["route"] = self.route
-        headers = [
-            (b"etag", document.etag.encode()),
-            (b"cache-control", CACHE_CONTROL),
-            (b"vary", b"Authorization"),
-        ]
-        if if_none_match and matches_if_none_match(if_none_match, document.etag):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return True
-        headers += [
-            (b"content-length", str(len(document.body)).encode()),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": document.body})
+        scope["route"] = self.document_route
+        await _answer(send, document.body, document.etag, if_none_match)
         return True
+
+    async def _search(self, scope: Scope, send: Send) -> bool:
+        published: PublishedIndicators | None = getattr(
+            scope["app"].state, "published_indicators", None
+        )
+        if published is None:
+            return False
+        anonymous, if_none_match = _anonymous(scope)
+        if not anonymous:
+            return False
+        parameters = _search_parameters(scope["query_string"])
+        if parameters is None:
+            return False
+        keep, q, cursor, limit = parameters
+        try:
+            body = published.page_if_kept(keep, q=q, cursor=cursor, limit=limit)
+        except ProblemError:
+            return False  # a forged cursor: the route answers with its problem
+        if body is None:
+            return False
+        scope["route"] = self.search_route
+        await _answer(send, body, strong_etag(body), if_none_match)
+        return True
+
+
+def _anonymous(scope: Scope) -> tuple[bool, str | None]:
+    """Whether the request may be answered here (no key, not cross-origin), and its
+    ``If-None-Match``."""
+    if_none_match = None
+    for name, value in scope["headers"]:
+        if name in (b"authorization", b"origin"):
+            return False, None
+        if name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+    return True, if_none_match
+
+
+async def _answer(send: Send, body: bytes, etag: str, if_none_match: str | None) -> None:
+    headers = [
+        (b"etag", etag.encode()),
+        (b"cache-control", CACHE_CONTROL),
+        (b"vary", b"Authorization"),
+    ]
+    if if_none_match and matches_if_none_match(if_none_match, etag):
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers += [
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", b"application/json"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -3,16 +3,18 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from sqlalchemy import event
 
 from app.auth.dependencies import Anyone, Staff
 from app.auth.roles import Role
 from app.auth.service import Caller
 from app.core.database import Session
 from app.core.errors import NotFound, problem_responses
-from app.core.http_cache import cached_response
+from app.core.http_cache import cached_response, strong_etag
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.frameworks import catalogue
 from app.frameworks.diff import diff_versions
+from app.frameworks.published import IndicatorFilter, PublishedIndex, PublishedIndicators
 from app.frameworks.schemas import (
     Code,
     CompetencyDoc,
@@ -27,7 +29,7 @@ from app.frameworks.schemas import (
     VersionStatus,
     VersionSummary,
 )
-from app.frameworks.search import current_version_ids, search_indicators
+from app.frameworks.search import search_indicators
 from app.frameworks.service import (
     VersionRef,
     create_version,
@@ -64,6 +66,23 @@ async def _current_documents(request: Request) -> catalogue.CurrentDocuments:
 
 
 CurrentDocuments = Annotated[catalogue.CurrentDocuments, Depends(_current_documents)]
+
+
+def _forget_current(
+    session: Session,
+    slug: str,
+    current: catalogue.CurrentDocuments,
+    published: PublishedIndicators,
+) -> None:
+    """Which version is current changes: forget it now, and again once the change is committed
+    (a read between the two would otherwise remember the old answer for the cache's lifetime)."""
+
+    def forget(*_: object) -> None:
+        current.forget(slug)
+        published.forget_current()
+
+    forget()
+    event.listen(session.sync_session, "after_commit", forget, once=True)
 
 
 def _sees_drafts(caller: Caller | None) -> bool:
@@ -220,13 +239,19 @@ async def get_competency(
 
 @router.get(
     "/frameworks/{slug}/indicators",
-    responses=problem_responses(404, 422),
+    response_model=Page[IndicatorOut],
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched)."},
+        **problem_responses(404, 422),
+    },
     summary="List or search a framework's indicators",
 )
 async def list_framework_indicators(
     slug: Slug,
+    request: Request,
     session: Session,
     caller: Anyone,
+    published: PublishedIndex,
     version: Annotated[
         VersionLabel | None, Query(description="Default: the current published version.")
     ] = None,
@@ -239,52 +264,74 @@ async def list_framework_indicators(
     q: SearchText = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[IndicatorOut]:
+) -> Response:
     """Indicators, flat: each names its framework, version, competency, element and level.
-    In source order, or by relevance when `q` is given."""
+    In source order, or by relevance when `q` is given. Pages of published and retired versions
+    carry a strong `ETag` (`If-None-Match` -> 304)."""
     ref = await (
         _visible_version(session, caller, slug, version)
         if version
         else current_version(session, slug)
     )
-    items, next_cursor = await search_indicators(
+    if ref.version.status == "draft":
+        items, next_cursor = await search_indicators(
+            session,
+            version_ids=[ref.version.id],
+            competency=competency,
+            level=level,
+            element=element,
+            polarity=polarity,
+            q=q,
+            cursor=cursor,
+            limit=limit,
+        )
+        body = Page(items=items, next_cursor=next_cursor).model_dump_json().encode()
+        return cached_response(request, body, strong_etag(body), cache_control=PRIVATE_CACHE)
+    body = await published.page(
         session,
-        version_ids=[ref.version.id],
-        competency=competency,
-        level=level,
-        element=element,
-        polarity=polarity,
+        [ref.version.id],
+        IndicatorFilter(competency=competency, level=level, element=element, polarity=polarity),
         q=q,
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=items, next_cursor=next_cursor)
+    return cached_response(
+        request, body, strong_etag(body), cache_control=_cache_control(ref, current=not version)
+    )
 
 
 @router.get(
-    "/indicators", responses=problem_responses(422), summary="Search indicators across frameworks"
+    "/indicators",
+    response_model=Page[IndicatorOut],
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched)."},
+        **problem_responses(422),
+    },
+    summary="Search indicators across frameworks",
 )
 async def search_all_indicators(
+    request: Request,
     session: Session,
     caller: Anyone,
+    published: PublishedIndex,
     q: SearchText = None,
     framework: Annotated[Slug | None, Query(description="Only this framework.")] = None,
     polarity: Polarity | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[IndicatorOut]:
+) -> Response:
     """Indicators of the current published version of every framework, ranked by relevance
-    to `q` (or in source order without `q`)."""
-    items, next_cursor = await search_indicators(
+    to `q` (or in source order without `q`). Answers carry a strong `ETag`
+    (`If-None-Match` -> 304) and may be cached for five minutes."""
+    body = await published.page(
         session,
-        version_ids=current_version_ids(),
-        framework=framework,
-        polarity=polarity,
+        await published.current_versions(session),
+        IndicatorFilter(framework=framework, polarity=polarity),
         q=q,
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=items, next_cursor=next_cursor)
+    return cached_response(request, body, strong_etag(body), cache_control=CURRENT_CACHE)
 
 
 # -- authoring ---------------------------------------------------------------------------------
@@ -331,11 +378,16 @@ async def put_draft_version(
     summary="Publish a draft version",
 )
 async def publish_version(
-    slug: Slug, version: VersionLabel, session: Session, caller: Staff, current: CurrentDocuments
+    slug: Slug,
+    version: VersionLabel,
+    session: Session,
+    caller: Staff,
+    current: CurrentDocuments,
+    published: PublishedIndex,
 ) -> VersionSummary:
     """The draft becomes published and, being the newest, the framework's current version.
     From now on it never changes."""
-    current.forget(slug)
+    _forget_current(session, slug, current, published)
     ref = await set_status(
         session, await get_version(session, slug, version), "published", actor=caller
     )
@@ -348,11 +400,16 @@ async def publish_version(
     summary="Retire a published version",
 )
 async def retire_version(
-    slug: Slug, version: VersionLabel, session: Session, caller: Staff, current: CurrentDocuments
+    slug: Slug,
+    version: VersionLabel,
+    session: Session,
+    caller: Staff,
+    current: CurrentDocuments,
+    published: PublishedIndex,
 ) -> VersionSummary:
     """A retired version stays readable (assessments pinned to it still resolve) but is no
     longer the current version."""
-    current.forget(slug)
+    _forget_current(session, slug, current, published)
     ref = await set_status(
         session, await get_version(session, slug, version), "retired", actor=caller
     )

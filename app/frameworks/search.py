@@ -14,7 +14,8 @@ from app.frameworks.models import Competency, Element, Framework, FrameworkVersi
 from app.frameworks.schemas import CompetencyRef, IndicatorOut, LevelOut
 
 
-def _base_query() -> Any:
+def base_query() -> Any:
+    """Each indicator with what ``IndicatorOut`` names: columns 0-12 in its field order."""
     statement: Any = (
         select(
             Indicator.id,
@@ -38,6 +39,12 @@ def _base_query() -> Any:
         .outerjoin(Level, Indicator.level_id == Level.id)
     )
     return statement
+
+
+def rank_expression(query: Any) -> Any:
+    """Relevance as an integer (millionths), so that a cursor carries exactly the value compared;
+    the one expression both search paths rank by."""
+    return cast(func.round(func.ts_rank_cd(Indicator.search, query) * 1_000_000), BigInteger)
 
 
 def current_version_ids() -> Select[uuid.UUID]:
@@ -70,7 +77,7 @@ async def search_indicators(
     ``up_to``, pairs of (competency code, level rank), keeps only the indicators of those
     competencies whose level ranks at most the given rank (unlevelled indicators drop out).
     """
-    statement = _base_query().where(Indicator.version_id.in_(version_ids))
+    statement = base_query().where(Indicator.version_id.in_(version_ids))
     if competency is not None:
         statement = statement.where(Competency.code == competency)
     if level is not None:
@@ -91,8 +98,7 @@ async def search_indicators(
 
     if q:
         query = func.websearch_to_tsquery("english", q)
-        # An integer (rank in millionths), so the cursor carries exactly the value compared.
-        rank = cast(func.round(func.ts_rank_cd(Indicator.search, query) * 1_000_000), BigInteger)
+        rank = rank_expression(query)
         statement = statement.add_columns(rank).where(Indicator.search.op("@@")(query))
         if cursor is not None:
             after_rank, after_id = decode_cursor(cursor, (int, int), list_name="indicators:ranked")

@@ -11,9 +11,9 @@ the session commits, as the transaction's last statements, and dropped when it r
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -44,10 +44,11 @@ def write_pending_events(session: Session) -> None:
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     session.execute(
-        insert(CandidateEvent),
+        # On the table (the ORM's bulk path costs per row and adds nothing to plain dicts),
+        # with ids made by PostgreSQL: a Python UUID per event was a tenth of a cohort release.
+        insert(cast(Table, CandidateEvent.__table__)).values(id=func.gen_random_uuid()),
         [
             {
-                "id": uuid.uuid4(),
                 "type": e.type,
                 "candidate_id": e.candidate_id,
                 "agency_code": e.agency_code,

@@ -3,13 +3,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.agencies.schemas import AgencyCode
 from app.auth.dependencies import AnyRole, Staff
 from app.core.database import Session
 from app.core.errors import problem_responses
+from app.core.http_cache import cached_response, strong_etag
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.frameworks.published import PublishedIndex
+from app.frameworks.router import IMMUTABLE_CACHE
 from app.frameworks.schemas import IndicatorOut, Slug
 from app.qualifications.schemas import QualificationStandardIn, QualificationStandardOut
 from app.qualifications.service import (
@@ -72,19 +75,27 @@ async def get_qualification_standard(
 
 @router.get(
     "/{standard_id}/indicators",
-    responses=problem_responses(401, 404, 422),
+    response_model=Page[IndicatorOut],
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched)."},
+        **problem_responses(401, 404, 422),
+    },
     summary="List the indicators a standard requires",
 )
 async def list_required_indicators(
     standard_id: uuid.UUID,
+    request: Request,
     session: Session,
     caller: AnyRole,
+    published: PublishedIndex,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[IndicatorOut]:
+) -> Response:
     """The behaviours a holder of the position must show, flat and in source order: for each
     required competency, its **positive** indicators at **every level up to and including** the
     required one (Advanced means Basic, Intermediate and Advanced; the levels are cumulative).
-    Negative indicators and indicators without a level are not listed."""
-    items, next_cursor = await required_indicators(session, standard_id, cursor=cursor, limit=limit)
-    return Page(items=items, next_cursor=next_cursor)
+    Negative indicators and indicators without a level are not listed. A standard and its
+    framework version never change: pages carry a strong `ETag` (`If-None-Match` -> 304) and
+    may be kept for a day by any cache that keys on `Authorization`."""
+    body = await required_indicators(session, published, standard_id, cursor=cursor, limit=limit)
+    return cached_response(request, body, strong_etag(body), cache_control=IMMUTABLE_CACHE)

@@ -20,8 +20,8 @@ from app.core.database import utcnow
 from app.core.errors import FieldError, NotFound, UnprocessableEntity
 from app.core.pagination import paginate
 from app.frameworks.models import Competency, Framework, FrameworkVersion, Level
-from app.frameworks.schemas import CompetencyRef, IndicatorOut, LevelOut
-from app.frameworks.search import search_indicators
+from app.frameworks.published import IndicatorFilter, PublishedIndicators
+from app.frameworks.schemas import CompetencyRef, LevelOut
 from app.qualifications.models import QualificationRequirement, QualificationStandard
 from app.qualifications.schemas import (
     QualificationStandardIn,
@@ -260,10 +260,17 @@ async def list_standards(
 
 
 async def required_indicators(
-    session: AsyncSession, standard_id: uuid.UUID, *, cursor: str | None, limit: int
-) -> tuple[list[IndicatorOut], str | None]:
-    """The positive indicators of each required competency at every rank up to and including
-    the required level, in source order (see the module docstring for why cumulative)."""
+    session: AsyncSession,
+    published: PublishedIndicators,
+    standard_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> bytes:
+    """One page (``Page[IndicatorOut]`` JSON) of the positive indicators of each required
+    competency at every rank up to and including the required level, in source order (see the
+    module docstring for why cumulative). A standard and its version never change, so the page
+    is made of the version's indicators as the process keeps them."""
     standard = await _get(session, standard_id)
     up_to = (
         await session.execute(
@@ -274,11 +281,11 @@ async def required_indicators(
             .where(QualificationRequirement.standard_id == standard.id)
         )
     ).all()
-    return await search_indicators(
+    return await published.page(
         session,
-        version_ids=[standard.version_id],
-        polarity="positive",
-        up_to=[(code, rank) for code, rank in up_to],
+        [standard.version_id],
+        IndicatorFilter(polarity="positive", up_to={code: rank for code, rank in up_to}),
+        q=None,
         cursor=cursor,
         limit=limit,
     )

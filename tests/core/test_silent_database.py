@@ -94,7 +94,10 @@ async def test_a_silent_database_connection_is_a_503_within_the_command_timeout(
                 assert (await client.get(search)).status_code == 200
                 proxy.silent = True
                 started = time.monotonic()
-                answer = await asyncio.wait_for(client.get(search), timeout=30)
+                # A query text not seen before: PostgreSQL must rank it (seen ones are kept).
+                answer = await asyncio.wait_for(
+                    client.get("/v1/indicators?q=leadership"), timeout=30
+                )
                 waited = time.monotonic() - started
         finally:
             with contextlib.suppress(Exception):

@@ -59,3 +59,78 @@ async def test_cached_answers_are_logged_under_the_route_template(client: AsyncC
         logger.removeHandler(handler)
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert line["route"] == "/v1/frameworks/{slug}" and line["status"] == 200
+
+
+SEARCHES = (
+    "q=coaching&limit=5",
+    "q=coaching&limit=5&framework=csc-leadership-competencies",
+    "q=team+or+partner&polarity=negative",
+    "q=%22public+service%22&limit=200",
+    "limit=7&framework=grade9-leadership-competencies&polarity=negative",
+    "",
+)
+
+
+async def test_kept_searches_are_answered_before_routing_as_the_route_does(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    routed = {query: await client.get(f"/v1/indicators?{query}") for query in SEARCHES}
+    cursor = routed[SEARCHES[0]].json()["next_cursor"]
+    routed["next"] = await client.get(
+        "/v1/indicators", params={"q": "coaching", "limit": 5, "cursor": cursor}
+    )
+
+    async def no_session() -> AsyncIterator[None]:
+        raise AssertionError("a kept search needs no routing and no database session")
+        yield
+
+    app.dependency_overrides[get_session] = no_session
+    for query, answer in routed.items():
+        if query == "next":
+            fast = await client.get(
+                "/v1/indicators", params={"q": "coaching", "limit": 5, "cursor": cursor}
+            )
+        else:
+            fast = await client.get(f"/v1/indicators?{query}")
+        assert fast.status_code == answer.status_code == 200, query
+        assert fast.content == answer.content, query
+        assert _stable(dict(fast.headers)) == _stable(dict(answer.headers)), query
+    etag = routed[SEARCHES[0]].headers["etag"]
+    not_modified = await client.get(
+        f"/v1/indicators?{SEARCHES[0]}", headers={"If-None-Match": etag}
+    )
+    assert not_modified.status_code == 304 and not_modified.content == b""
+
+
+async def test_searches_the_route_must_judge_still_reach_it(client: AsyncClient) -> None:
+    await client.get("/v1/indicators?q=coaching")  # kept from now on
+    for query, status in (
+        ("q=coaching&limit=0", 422),
+        ("q=coaching&limit=201", 422),
+        ("q=coaching&polarity=neutral", 422),
+        ("q=coaching&framework=Not_A_Slug", 422),
+        ("q=coaching&cursor=bm90LWEtY3Vyc29y", 422),
+        ("q=" + "x" * 201, 422),
+    ):
+        response = await client.get(f"/v1/indicators?{query}")
+        assert response.status_code == status, query
+        assert response.headers["content-type"] == "application/problem+json", query
+    refused = await client.get(
+        "/v1/indicators?q=coaching", headers={"Authorization": "Bearer nope"}
+    )
+    assert refused.status_code == 401
+
+
+async def test_kept_searches_are_logged_under_the_route_template(client: AsyncClient) -> None:
+    await client.get("/v1/indicators?q=coaching")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("cpro.access")
+    logger.addHandler(handler)
+    try:
+        await client.get("/v1/indicators?q=coaching")
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["route"] == "/v1/indicators" and line["status"] == 200
