@@ -36,6 +36,8 @@ from app.frameworks.fast_read import CurrentDocumentFastPath
 from app.frameworks.router import router as frameworks_router
 from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
+from app.portfolios.router import document_upload_limit
+from app.portfolios.router import router as portfolios_router
 from app.privacy.router import router as privacy_router
 from app.qualifications.router import router as qualifications_router
 from app.reports.router import router as reports_router
@@ -54,7 +56,8 @@ bound to one agency) and `reader` (integrators). Published frameworks are readab
 **Lists** return `{"items": [...], "next_cursor": "..." | null}`; pass `next_cursor` back as
 `cursor` to get the next page. `limit` is 1 to 200 (default 50).
 
-**Limits.** Request bodies up to 1 MiB (larger: 413). Requests per minute per API key, and per
+**Limits.** Request bodies up to 1 MiB (larger: 413), but for a portfolio document upload
+(20 MiB by default, `CPRO_MAX_DOCUMENT_BYTES`). Requests per minute per API key, and per
 client address without a key, are limited (over it: 429 with `Retry-After`); a query the database
 cancels for taking too long is a 503 with `Retry-After`.
 
@@ -70,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     qualifications_router,
     candidates_router,
     candidate_program_router,
+    portfolios_router,
     assessments_router,
     certificates_router,
     reports_router,
@@ -103,6 +107,12 @@ TAGS = [
         "description": "The 1EdTech CASE 1.1 REST binding (read side) for published and retired "
         "framework versions: CFDocuments, CFPackages, CFItems, CFAssociations, CFRubrics. No key "
         "needed; errors are the binding's `imsx_StatusInfo`, not problem details.",
+    },
+    {
+        "name": "Portfolios",
+        "description": "The CPro portfolio: evidence entries per competency with their "
+        "documents (PDF, PNG, JPEG, DOCX), built by the candidate and submitted as an immutable "
+        "snapshot that an assessment round reviews.",
     },
     {
         "name": "Qualification standards",
@@ -172,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Middlewares added later run first. Idempotency innermost: it replays whole responses.
     app.add_middleware(IdempotencyMiddleware)
     # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, own_limit=document_upload_limit)
     # Cached framework documents for callers without a key: inside rate limits, logs, metrics.
     app.add_middleware(CurrentDocumentFastPath)
     app.add_middleware(RateLimitMiddleware)

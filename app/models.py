@@ -31,6 +31,13 @@ from app.integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.portfolios.models import (
+    DocumentChunk,
+    Portfolio,
+    PortfolioDocument,
+    PortfolioEvidence,
+    PortfolioSubmission,
+)
 from app.qualifications.models import QualificationRequirement, QualificationStandard
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "Certificate",
     "Cluster",
     "Competency",
+    "DocumentChunk",
     "Element",
     "EvidenceItem",
     "Framework",
@@ -55,6 +63,10 @@ __all__ = [
     "Indicator",
     "Level",
     "LevelDescription",
+    "Portfolio",
+    "PortfolioDocument",
+    "PortfolioEvidence",
+    "PortfolioSubmission",
     "QualificationRequirement",
     "QualificationStandard",
     "RateLimitWindow",

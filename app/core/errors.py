@@ -106,6 +106,10 @@ class PayloadTooLarge(ProblemError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class UnprocessableEntity(ProblemError):
     status, slug, title = 422, "validation-error", "The request is not valid"
 
@@ -342,6 +346,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The request conflicts with the current state.",
         412: "The `If-Match` precondition failed: the resource changed.",
         413: "The request body is larger than this operation accepts.",
+        415: "The body's media type (as its own bytes show) is not one this operation accepts.",
         422: "Invalid input; `errors` lists each offending field.",
         503: "The database is unreachable; retry after `Retry-After` seconds.",
     }

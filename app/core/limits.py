@@ -7,8 +7,11 @@ runs inside this one).
 
 The largest legitimate body is a ``candidates:batch`` of 1,000 records: about 234 KB of compact
 JSON for realistic records (290 KB pretty-printed), well inside the 1 MiB default, so that route
-needs no limit of its own.
+needs no limit of its own. A portfolio document upload does: ``own_limit`` gives such a route its
+larger ceiling (and the route counts the document's own bytes itself).
 """
+
+from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -36,14 +39,19 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, own_limit: Callable[[Scope], int | None] | None = None
+    ) -> None:
         self.app = app
+        self.own_limit = own_limit
+        """The ceiling of a route exempt from ``max_body_bytes`` (None: not exempt)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit: int = scope["app"].state.settings.max_body_bytes
+        exempt = self.own_limit(scope) if self.own_limit is not None else None
+        limit: int = exempt if exempt is not None else scope["app"].state.settings.max_body_bytes
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await self._refuse(scope, receive, send, BodyTooLarge(limit))
