@@ -153,15 +153,11 @@ _UPLOAD_BODY: dict[str, Any] = {
     "filename=\"...\"` (RFC 6266, `filename*=UTF-8''...` for non-ASCII names), or "
     "`multipart/form-data` with the file in the part named `file`.",
     "content": {
-        **{
-            kind.value: {
-                "schema": {"type": "string", "format": "binary", "maxLength": 20_971_520},
-                **({"example": _PDF_EXAMPLE} if kind is DocumentType.pdf else {}),
-            }
-            for kind in DocumentType
-        },
+        # Listed first: the type a client that cannot tell the file's type sends (and the one
+        # generic tools generate bodies for).
         "application/octet-stream": {
-            "schema": {"type": "string", "format": "binary", "maxLength": 20_971_520}
+            "schema": {"type": "string", "format": "binary", "maxLength": 20_971_520},
+            "example": _PDF_EXAMPLE,
         },
         "multipart/form-data": {
             "schema": {
@@ -172,6 +168,10 @@ _UPLOAD_BODY: dict[str, Any] = {
                 },
             },
             "encoding": {"file": {"contentType": ", ".join(k.value for k in DocumentType)}},
+        },
+        **{
+            kind.value: {"schema": {"type": "string", "format": "binary", "maxLength": 20_971_520}}
+            for kind in DocumentType
         },
     },
 }

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from app.frameworks.schemas import Code
 from app.portfolios.sniffing import DocumentType
 
-IndicatorId = Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)]
+# 2^53 - 1: exact in every JSON parser (a larger bound rounds when read as a double).
+IndicatorId = Annotated[int, Field(ge=1, le=9_007_199_254_740_991)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Sha256 = Annotated[
