@@ -40,7 +40,7 @@ from app.portfolios.models import (
     PortfolioDocument,
     PortfolioEvidence,
 )
-from app.portfolios.service import check_editable, portfolio_of
+from app.portfolios.service import check_editable, in_a_submission, portfolio_of
 from app.portfolios.sniffing import DocumentType, Sniffer
 
 CHUNK_BYTES = 256 * 1024
@@ -346,6 +346,45 @@ async def stored_document(
     if document.erased_at is not None:
         raise NotFound("The document's contents were erased at the candidate's request.")
     return document
+
+
+async def delete_document(
+    session: AsyncSession,
+    candidate: Candidate,
+    evidence_id: uuid.UUID,
+    document_id: uuid.UUID,
+    actor: Actor,
+) -> None:
+    """Remove a document from the draft: deleted, or kept (withdrawn) when a submission names
+    it, so the snapshot still downloads."""
+    await check_editable(session, candidate)
+    portfolio = await portfolio_of(session, candidate, for_update=True)
+    document = await session.scalar(
+        select(PortfolioDocument).where(
+            PortfolioDocument.id == document_id,
+            PortfolioDocument.evidence_id == evidence_id,
+            PortfolioDocument.candidate_id == candidate.id,
+            PortfolioDocument.withdrawn_at.is_(None),
+        )
+    )
+    if document is None:
+        raise NotFound("No document with that id on this evidence entry.")
+    now = utcnow()
+    if await session.scalar(select(in_a_submission(documents=[{"id": str(document.id)}]))):
+        document.withdrawn_at = now
+    else:
+        portfolio.bytes_used -= document.size
+        await session.delete(document)
+    portfolio.changed_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "portfolio.document.delete",
+        "portfolio_document",
+        document_id,
+        before={"candidate_id": candidate.id, "sha256": document.sha256},
+    )
 
 
 async def record_download(session: AsyncSession, actor: Actor, document: PortfolioDocument) -> None:

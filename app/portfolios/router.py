@@ -279,6 +279,29 @@ async def download_portfolio_document(
     )
 
 
+@router.delete(
+    "/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Remove a document from an evidence entry",
+)
+async def delete_portfolio_document(
+    candidate_id: uuid.UUID,
+    evidence_id: uuid.UUID,
+    document_id: uuid.UUID,
+    session: Session,
+    caller: Writer,
+) -> Response:
+    """Removes the document from the draft (its bytes are deleted unless a submission names
+    it; then it stays downloadable through that submission). By the candidate or staff, while
+    the portfolio is editable."""
+    access = await portfolio_access(session, caller, candidate_id, write=True)
+    await documents.delete_document(
+        session, access.candidate, evidence_id, document_id, actor_of(caller)
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post(
     "/candidates/{candidate_id}/portfolio:submit",
     status_code=status.HTTP_201_CREATED,

@@ -353,7 +353,8 @@ async def patch_evidence(
     return evidence
 
 
-def _in_a_submission(**member: Any) -> Any:
+def in_a_submission(**member: Any) -> Any:
+    """SQL: some submission of the portfolio has an entry containing ``member``."""
     return exists().where(PortfolioSubmission.entries.contains([member]))
 
 
@@ -366,7 +367,7 @@ async def delete_evidence(
     portfolio = await portfolio_of(session, candidate, for_update=True)
     evidence = await get_evidence(session, candidate.id, evidence_id)
     now = utcnow()
-    if await session.scalar(select(_in_a_submission(id=str(evidence.id)))):
+    if await session.scalar(select(in_a_submission(id=str(evidence.id)))):
         evidence.withdrawn_at = now
         await session.execute(
             update(PortfolioDocument)

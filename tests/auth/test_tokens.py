@@ -350,6 +350,10 @@ def test_a_candidate_is_admitted_to_its_own_record_self_assessment_and_portfolio
             "GET",
             "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents/{document_id}",
         ),
+        (
+            "DELETE",
+            "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents/{document_id}",
+        ),
         ("POST", "/v1/candidates/{candidate_id}/portfolio:submit"),
         ("GET", "/v1/candidates/{candidate_id}/portfolio/submissions/{submission_id}"),
     }

@@ -235,3 +235,29 @@ async def test_an_upload_to_another_candidates_evidence_is_not_found(
     wrong = await upload(portal, staff, other.json()["id"], entry["id"], files.pdf_bytes())
     assert wrong.status_code == 404
     assert await _documents(session) == (0, 0)
+
+
+async def test_a_removed_document_is_deleted_unless_a_submission_names_it(
+    portal: AsyncClient, session: AsyncSession
+) -> None:
+    cid, staff = await ready_candidate(portal, session)
+    codes = [c["code"] for c in (await portfolio(portal, staff, cid))["competencies"]]
+    entries = [await add_entry(portal, session, staff, cid, code) for code in codes]
+    png, pdf = files.image_bytes("PNG"), files.pdf_bytes()
+    draft_only = (
+        await upload(portal, staff, cid, entries[0]["id"], png, "a.png", "image/png")
+    ).json()
+    deleted = await portal.delete(draft_only["href"], headers=staff)
+    assert deleted.status_code == 204
+    assert (await portal.get(draft_only["href"], headers=staff)).status_code == 404
+    assert await _documents(session) == (0, 0)
+    assert (await portfolio(portal, staff, cid))["bytes_used"] == 0
+
+    submitted_one = (await upload(portal, staff, cid, entries[0]["id"], pdf)).json()
+    assert (await portal.post(f"/v1/candidates/{cid}/portfolio:submit", headers=staff)).is_success
+    assert (await portal.delete(submitted_one["href"], headers=staff)).status_code == 204
+    draft = await portfolio(portal, staff, cid)
+    assert all(not e["documents"] for c in draft["competencies"] for e in c["evidence"])
+    kept = await portal.get(submitted_one["href"], headers=staff)
+    assert kept.status_code == 200 and kept.content == pdf
+    assert (await portal.delete(submitted_one["href"], headers=staff)).status_code == 404
