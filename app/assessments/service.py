@@ -32,7 +32,7 @@ from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
 from app.frameworks.models import Competency, Indicator
 from app.frameworks.service import current_version, get_version
-from app.portfolios import service as portfolios
+from app.portfolios import submission as portfolios
 
 BUNDLED_POLICY_NOTES = (
     "Weights 10/50/40 from the CPro FAQ (Written Test 10%, Portfolio Review 50%, Behavioral Event "

@@ -17,6 +17,7 @@ from app.core.database import Session
 from app.core.errors import NotFound, problem_responses
 from app.core.settings import Settings
 from app.portfolios import documents, service
+from app.portfolios import submission as submissions
 from app.portfolios.access import WRITERS, portfolio_access
 from app.portfolios.schemas import (
     DocumentOut,
@@ -320,7 +321,7 @@ async def submit_portfolio(
     without one takes this one; a round opened later takes the latest snapshot no other round
     reviewed. Editing afterwards makes a new draft; the snapshot never changes."""
     access = await portfolio_access(session, caller, candidate_id, write=True, for_update=True)
-    submission = await service.submit(session, access.candidate, actor_of(caller))
+    submission = await submissions.submit(session, access.candidate, actor_of(caller))
     return await submission_out(session, submission, documents_visible=True)
 
 
@@ -336,5 +337,5 @@ async def get_portfolio_submission(
     entries) and each document's SHA-256. Who sees it: as for the portfolio (agencies get
     titles only)."""
     access = await portfolio_access(session, caller, candidate_id)
-    submission = await service.get_submission(session, candidate_id, submission_id)
+    submission = await submissions.get_submission(session, candidate_id, submission_id)
     return await submission_out(session, submission, documents_visible=access.documents)

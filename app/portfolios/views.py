@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.settings import Settings
 from app.frameworks.models import Framework, FrameworkVersion
 from app.portfolios import service
+from app.portfolios import submission as submissions
 from app.portfolios.access import PortfolioAccess
 from app.portfolios.models import PortfolioDocument, PortfolioEvidence, PortfolioSubmission
 from app.portfolios.schemas import (
@@ -144,5 +145,5 @@ async def submission_out(
         document_count=submission.document_count,
         entries=[_entry(e, documents_visible) for e in submission.entries],
         submitted_by=submission.submitted_by,
-        reviewed_in=await service.reviewed_in(session, submission.id),
+        reviewed_in=await submissions.reviewed_in(session, submission.id),
     )
