@@ -52,14 +52,10 @@ async def portfolio_access(
     candidate_id: uuid.UUID,
     *,
     write: bool = False,
-    for_update: bool = False,
 ) -> PortfolioAccess:
     """The candidate and what ``caller`` may see of the portfolio; 404 when nothing (or, for
     ``write``, when the caller may not change it)."""
-    statement = select(Candidate).where(Candidate.id == candidate_id)
-    if for_update:
-        statement = statement.with_for_update()
-    candidate = await session.scalar(statement)
+    candidate = await session.scalar(select(Candidate).where(Candidate.id == candidate_id))
     allowed: bool | None = None  # None: nothing at all
     if candidate is not None:
         role = caller.role

@@ -260,7 +260,9 @@ async def receive_document(
             )
 
     await check_editable(session, candidate)
-    portfolio = await portfolio_of(session, candidate, for_update=True)
+    # Not locked while the bytes arrive (a slow client would hold up every other change to the
+    # candidate's portfolio): the total is checked again under the lock at the end.
+    portfolio = await portfolio_of(session, candidate)
     evidence = await session.scalar(
         select(PortfolioEvidence).where(
             PortfolioEvidence.id == evidence_id,
@@ -303,6 +305,12 @@ async def receive_document(
         declared = multipart.declared
     kind = await sink.close()
     _check_declared(declared, kind)
+    await session.refresh(portfolio, with_for_update={"key_share": True})
+    await check_editable(session, candidate)
+    if portfolio.bytes_used + sink.sniffer.size > settings.max_portfolio_bytes:
+        raise PayloadTooLarge(
+            "The document does not fit in the candidate's portfolio (CPRO_MAX_PORTFOLIO_BYTES)."
+        )
     document.media_type = kind.value
     document.size = sink.sniffer.size
     document.sha256 = sink.hash.hexdigest()

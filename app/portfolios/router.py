@@ -320,7 +320,7 @@ async def submit_portfolio(
     The round that scores `portfolio_review` names the snapshot it reviews: an open round
     without one takes this one; a round opened later takes the latest snapshot no other round
     reviewed. Editing afterwards makes a new draft; the snapshot never changes."""
-    access = await portfolio_access(session, caller, candidate_id, write=True, for_update=True)
+    access = await portfolio_access(session, caller, candidate_id, write=True)
     submission = await submissions.submit(session, access.candidate, actor_of(caller))
     return await submission_out(session, submission, documents_visible=True)
 

@@ -52,7 +52,9 @@ async def portfolio_of(
     submissions of one candidate run one at a time."""
     statement = select(Portfolio).where(Portfolio.candidate_id == candidate.id)
     if for_update:
-        statement = statement.with_for_update()
+        # NO KEY UPDATE: the documents and entries being inserted meanwhile hold KEY SHARE on
+        # this row (their foreign keys); a plain FOR UPDATE would deadlock with them.
+        statement = statement.with_for_update(key_share=True)
     portfolio = await session.scalar(statement)
     if portfolio is not None:
         return portfolio

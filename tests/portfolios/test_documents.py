@@ -1,5 +1,6 @@
 """Documents: up and down by digest, typed by their own bytes, limited while streaming."""
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
 
@@ -7,14 +8,16 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.models import AuditEntry
+from app.core.database import create_sessionmaker
 from app.portfolios.models import DocumentChunk, PortfolioDocument
 from app.portfolios.sniffing import DocumentType
 from tests.assessments.rounds import ready_candidate
+from tests.factories import committed_agency_with_keys, person
 from tests.portfolios import files
-from tests.portfolios.building import add_entry, portfolio, upload
+from tests.portfolios.building import add_entry, indicators_of, portfolio, upload
 
 MIB = 1024 * 1024
 
@@ -261,3 +264,41 @@ async def test_a_removed_document_is_deleted_unless_a_submission_names_it(
     kept = await portal.get(submitted_one["href"], headers=staff)
     assert kept.status_code == 200 and kept.content == pdf
     assert (await portal.delete(submitted_one["href"], headers=staff)).status_code == 404
+
+
+async def test_two_uploads_at_once_cannot_together_pass_the_portfolio_limit(
+    live_app: FastAPI, live_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    """Each upload fits alone, both do not: the total is checked again, under the
+    portfolio's lock, when the bytes are in, so the later of the two commits is refused."""
+    code, admin, _ = await committed_agency_with_keys(engine)
+    pdf = files.pdf_bytes()
+    document = pdf + bytes(512 * 1024)
+    live_app.state.settings = live_app.state.settings.model_copy(
+        update={"max_portfolio_bytes": len(document) * 3 // 2}
+    )
+    created = await live_client.post(
+        "/v1/candidates", json={"agency": code, "external_id": "LIM-1", **person(1)}, headers=admin
+    )
+    cid = created.json()["id"]
+    await portfolio(live_client, admin, cid)
+    async with create_sessionmaker(engine)() as reading:
+        indicators = await indicators_of(reading, cid, "leading-change")
+    entry = await live_client.post(
+        f"/v1/candidates/{cid}/portfolio/evidence",
+        json={"competency": "leading-change", "title": "Scan", "indicators": indicators},
+        headers=admin,
+    )
+    assert entry.status_code == 201, entry.text
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for start in range(0, len(document), 64 * 1024):
+            yield document[start : start + 64 * 1024]
+            await asyncio.sleep(0.01)
+
+    async def send() -> int:
+        response = await upload(live_client, admin, cid, entry.json()["id"], slowly())
+        return response.status_code
+
+    assert sorted(await asyncio.gather(send(), send())) == [201, 413]
+    assert (await portfolio(live_client, admin, cid))["bytes_used"] == len(document)
