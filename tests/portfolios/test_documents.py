@@ -302,3 +302,33 @@ async def test_two_uploads_at_once_cannot_together_pass_the_portfolio_limit(
 
     assert sorted(await asyncio.gather(send(), send())) == [201, 413]
     assert (await portfolio(live_client, admin, cid))["bytes_used"] == len(document)
+
+
+async def test_a_multipart_file_over_the_limit_is_refused_while_streaming(
+    portal: AsyncClient, session: AsyncSession
+) -> None:
+    cid, staff = await ready_candidate(portal, session)
+    entry = await add_entry(portal, session, staff, cid, "leading-change")
+    sent = 0
+    head = (
+        b"--cut\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="scan.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n" + files.pdf_bytes()
+    )
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield head
+        while sent < 30 * MIB:
+            sent += 64 * 1024
+            yield bytes(64 * 1024)
+        yield b"\r\n--cut--\r\n"
+
+    refused = await portal.post(
+        f"/v1/candidates/{cid}/portfolio/evidence/{entry['id']}/documents",
+        content=body(),
+        headers=staff | {"Content-Type": "multipart/form-data; boundary=cut"},
+    )
+    assert refused.status_code == 413, refused.text
+    assert sent < 20 * MIB + 256 * 1024
+    assert await _documents(session) == (0, 0)
