@@ -181,7 +181,18 @@ _UPLOAD_BODY: dict[str, Any] = {
 @router.post(
     "/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses={
+        201: {
+            "description": "Stored: its digest, size and type as the bytes showed.",
+            "headers": {
+                "Location": {
+                    "description": "Where the document downloads.",
+                    "schema": {"type": "string", "maxLength": 256},
+                }
+            },
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
     summary="Upload a document to an evidence entry",
     openapi_extra={
         "requestBody": _UPLOAD_BODY,
@@ -233,6 +244,20 @@ _DOWNLOAD_CONTENT = {
             "description": "The document's bytes, with its type, `Content-Disposition: "
             "attachment`, `ETag` (its SHA-256) and `X-Content-Type-Options: nosniff`.",
             "content": _DOWNLOAD_CONTENT,
+            "headers": {
+                "ETag": {
+                    "description": "The SHA-256 of the bytes, quoted.",
+                    "schema": {"type": "string", "maxLength": 66},
+                },
+                "Content-Disposition": {
+                    "description": "`attachment; filename=\"...\"; filename*=UTF-8''...`",
+                    "schema": {"type": "string", "maxLength": 1024},
+                },
+                "X-Content-Type-Options": {
+                    "description": "`nosniff`: browsers keep to the stated type.",
+                    "schema": {"type": "string", "enum": ["nosniff"]},
+                },
+            },
         },
         304: {"description": "`If-None-Match` matched: the copy you have is current."},
         **problem_responses(401, 404),

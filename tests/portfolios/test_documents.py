@@ -22,10 +22,22 @@ from tests.portfolios.building import add_entry, indicators_of, portfolio, uploa
 MIB = 1024 * 1024
 
 
-async def _documents(session: AsyncSession) -> tuple[int, int]:
+async def _documents(session: AsyncSession, cid: str) -> tuple[int, int]:
+    """The candidate's document rows and chunk rows (live tests elsewhere commit their own)."""
     return (
-        await session.scalar(select(func.count()).select_from(PortfolioDocument)) or 0,
-        await session.scalar(select(func.count()).select_from(DocumentChunk)) or 0,
+        await session.scalar(
+            select(func.count())
+            .select_from(PortfolioDocument)
+            .where(PortfolioDocument.candidate_id == cid)
+        )
+        or 0,
+        await session.scalar(
+            select(func.count())
+            .select_from(DocumentChunk)
+            .join(PortfolioDocument, PortfolioDocument.id == DocumentChunk.document_id)
+            .where(PortfolioDocument.candidate_id == cid)
+        )
+        or 0,
     )
 
 
@@ -131,7 +143,7 @@ async def test_a_file_that_is_not_what_it_claims_is_415_and_leaves_nothing(
     refused = await upload(portal, staff, cid, entry["id"], data, filename, declared)
     assert refused.status_code == 415, refused.text
     assert refused.json()["type"] == "urn:cpro:problem:unsupported-media-type"
-    assert await _documents(session) == (0, 0)
+    assert await _documents(session, cid) == (0, 0)
 
 
 async def test_other_declared_types_and_missing_names_are_refused_before_reading(
@@ -164,7 +176,7 @@ async def test_20_mib_is_accepted_and_one_byte_more_is_refused_while_streaming(
     assert stored.status_code == 201, stored.text
     assert stored.json()["size"] == 20 * MIB
     assert stored.json()["sha256"] == hashlib.sha256(exact).hexdigest()
-    before = await _documents(session)
+    before = await _documents(session, cid)
 
     sent = 0
     total = 40 * MIB + 1
@@ -192,7 +204,7 @@ async def test_20_mib_is_accepted_and_one_byte_more_is_refused_while_streaming(
     assert refused.json()["type"] == "urn:cpro:problem:payload-too-large"
     # Refused at the first byte over 20 MiB: the second half of the body was never read.
     assert sent < 20 * MIB + 256 * 1024
-    assert await _documents(session) == before
+    assert await _documents(session, cid) == before
 
     declared = await portal.post(
         f"/v1/candidates/{cid}/portfolio/evidence/{entry['id']}/documents",
@@ -204,7 +216,7 @@ async def test_20_mib_is_accepted_and_one_byte_more_is_refused_while_streaming(
         },
     )
     assert declared.status_code == 413
-    assert await _documents(session) == before
+    assert await _documents(session, cid) == before
 
 
 async def test_the_portfolio_limit_counts_every_document_of_the_candidate(
@@ -237,7 +249,7 @@ async def test_an_upload_to_another_candidates_evidence_is_not_found(
     assert other.status_code == 201, other.text
     wrong = await upload(portal, staff, other.json()["id"], entry["id"], files.pdf_bytes())
     assert wrong.status_code == 404
-    assert await _documents(session) == (0, 0)
+    assert await _documents(session, cid) == (0, 0)
 
 
 async def test_a_removed_document_is_deleted_unless_a_submission_names_it(
@@ -253,7 +265,7 @@ async def test_a_removed_document_is_deleted_unless_a_submission_names_it(
     deleted = await portal.delete(draft_only["href"], headers=staff)
     assert deleted.status_code == 204
     assert (await portal.get(draft_only["href"], headers=staff)).status_code == 404
-    assert await _documents(session) == (0, 0)
+    assert await _documents(session, cid) == (0, 0)
     assert (await portfolio(portal, staff, cid))["bytes_used"] == 0
 
     submitted_one = (await upload(portal, staff, cid, entries[0]["id"], pdf)).json()
@@ -331,4 +343,4 @@ async def test_a_multipart_file_over_the_limit_is_refused_while_streaming(
     )
     assert refused.status_code == 413, refused.text
     assert sent < 20 * MIB + 256 * 1024
-    assert await _documents(session) == (0, 0)
+    assert await _documents(session, cid) == (0, 0)

@@ -21,8 +21,15 @@ def _digest(entries: list[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def _submissions(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(PortfolioSubmission)) or 0
+async def _submissions(session: AsyncSession, cid: str) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(PortfolioSubmission)
+            .where(PortfolioSubmission.candidate_id == cid)
+        )
+        or 0
+    )
 
 
 async def test_submit_is_refused_listing_the_uncovered_competencies(
@@ -38,7 +45,7 @@ async def test_submit_is_refused_listing_the_uncovered_competencies(
     assert [e["field"] for e in refused.json()["errors"]] == [
         f"portfolio.competencies.{c}" for c in codes[3:]
     ]
-    assert await _submissions(session) == 0
+    assert await _submissions(session, cid) == 0
     assert (await portfolio(portal, staff, cid))["uncovered"] == codes[3:]
 
     await cover(portal, session, staff, cid, codes[3:])
