@@ -193,7 +193,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "X-Request-ID",
+                "Retry-After",
+                # A portal page downloading or uploading a portfolio document reads these.
+                "Content-Disposition",
+                "Location",
+                "Deprecation",
+                "Sunset",
+            ],
         )
     # Outermost: every response, refusals and replays included, carries a request id.
     app.add_middleware(RequestTelemetryMiddleware)
