@@ -1,4 +1,4 @@
-"""The ``cpro`` command: serve, migrate, openapi, api-keys."""
+"""The ``cpro`` command: serve, migrate, openapi, api-keys, signing-key."""
 
 import argparse
 import asyncio
@@ -184,6 +184,23 @@ def _create_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_signing_key(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.certificates.keys import rotate_signing_key
+    from app.certificates.service import signing_key_path
+
+    settings = get_settings()
+    path = signing_key_path(settings)
+    retired, current = rotate_signing_key(
+        path, base_url=settings.public_root, now=datetime.now(UTC)
+    )
+    # Public identifiers only: the private keys stay in their 0600 files.
+    print(f"retired {retired.kid} (still published: it verifies what it signed)")
+    print(f"current {current.kid} (signs every new credential from now on)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cpro", description="CPro Competency API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--agency", default=None, help="agency code (role agency only)")
     create.add_argument("--name", default="created from the command line")
     create.set_defaults(handler=_create_api_key)
+
+    signing = commands.add_parser("signing-key", help="manage the credential signing key")
+    signing_commands = signing.add_subparsers(dest="signing_command", required=True)
+    rotate = signing_commands.add_parser(
+        "rotate",
+        help="make a new key sign new credentials; the old one stays published to verify the old",
+    )
+    rotate.set_defaults(handler=_rotate_signing_key)
     return parser
 
 

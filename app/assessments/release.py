@@ -29,6 +29,7 @@ from app.candidates import service as candidates
 from app.candidates.models import Candidate
 from app.candidates.state import Status, Track
 from app.certificates.models import Certificate
+from app.certificates.status_list import allocate_positions
 from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound, ProblemError
 from app.frameworks.models import Competency
@@ -262,6 +263,11 @@ async def release_many(
     await _serials_of_released_before(session, outcomes)
     await session.flush()  # the rounds' and candidates' new state, before what refers to it
     if certificates:
+        # Each certificate's revocation bit, drawn at random among the unused ones.
+        positions = await allocate_positions(session, len(certificates))
+        for certificate, (status_list, status_index) in zip(certificates, positions, strict=True):
+            certificate["status_list"] = status_list
+            certificate["status_index"] = status_index
         await session.execute(insert(Certificate), certificates)
     await candidates.write_steps(session, actor, steps)
     await audit.record_many(session, actor, entries)

@@ -1,8 +1,10 @@
 """A CPro certificate as an Open Badges 3.0 ``OpenBadgeCredential``, signed as a VC-JWT (EdDSA).
 
 Pure: no database, no HTTP. The service builds the credential from :class:`CertificateFacts`,
-signs it with the issuer's Ed25519 :class:`SigningKey`, and publishes ``SigningKey.jwks()`` at
-``JWKS_PATH`` so that anyone can verify a certificate without asking this service.
+signs it with the issuer's current Ed25519 key (``keys.py``), and publishes every key at
+``JWKS_PATH`` so that anyone can verify a certificate without asking this service. The other
+forms of the same credential: ``data_integrity.py`` (``eddsa-rdfc-2022``) and ``badge.py``
+(baked SVG); its ``credentialStatus``: ``status_list.py``.
 
 Sources (1EdTech Open Badges Specification v3.0, the VC Data Model 2.0 edition):
 - Appendix B.1 "Credential Data Models": the shape and multiplicity of AchievementCredential
@@ -15,33 +17,33 @@ Sources (1EdTech Open Badges Specification v3.0, the VC Data Model 2.0 edition):
   RFC 7638 (JWK thumbprint).
 """
 
-import base64
-import binascii
-import hashlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from app.certificates.keys import ALGORITHM, B64URL_ALPHABET, SigningKey, b64url, b64url_decode
+from app.certificates.urls import (
+    ACHIEVEMENT_PATH,
+    CERTIFICATE_PATH,
+    ISSUER_PATH,
+    check_base_url,
 )
 
 # B.1.2: "@context ... MUST be an ordered set where the first item is ... credentials/v2, and the
-# second item is ... context-3.0.3.json".
+# second item is ... context-3.0.3.json". The third, as in the specification's own samples
+# (5.1 "File Format"), defines the type "1EdTechJsonSchemaValidator2019" of credentialSchema:
+# without it that term is undefined in JSON-LD, and a Data Integrity proof would not cover it.
 CONTEXT = (
     "https://www.w3.org/ns/credentials/v2",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json",
 )
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
 # B.1.21: one CredentialSchema MUST name the OB 3.0 JSON Schema with this validator type.
@@ -50,13 +52,6 @@ CREDENTIAL_SCHEMA = {
     "type": "1EdTechJsonSchemaValidator2019",
 }
 
-# Where the service publishes what a credential's ids point at (the routes must serve these).
-CERTIFICATE_PATH = "/v1/certificates/{serial}"
-ISSUER_PATH = "/v1/issuer"
-ACHIEVEMENT_PATH = "/v1/achievements/certificate-in-leadership-and-management"
-JWKS_PATH = "/.well-known/jwks.json"
-
-ALGORITHM = "EdDSA"
 # 8.2 "Create the JOSE Header": "Additional JOSE Headers are NOT allowed."
 ALLOWED_HEADER_MEMBERS = frozenset({"alg", "kid", "jwk", "typ"})
 # The JWT claims that 8.2 adds to the credential, each mirroring a credential property.
@@ -66,6 +61,8 @@ REGISTERED_CLAIMS = ("iss", "jti", "nbf", "sub", "exp")
 # from the start of its issue date there, not from midnight UTC eight hours later.
 PHILIPPINE_TIME = timezone(timedelta(hours=8), "PHT")
 
+ISSUER_NAME = "Civil Service Commission"
+ISSUER_URL = "https://csc.gov.ph"
 ACHIEVEMENT_NAME = "Certificate in Leadership and Management"
 # Drawn from the CSC CPro FAQ (shared/seeds/000_7d41914b44f0ca68.txt, "What is CPro?").
 ACHIEVEMENT_DESCRIPTION = (
@@ -98,18 +95,46 @@ class InvalidCredential(ValueError):
     """A VC-JWT that must not be trusted: malformed, badly signed, or inconsistent."""
 
 
-def _check_base_url(base_url: str) -> None:
-    parts = urlsplit(base_url)
-    if (
-        parts.scheme not in ("https", "http")
-        or not parts.netloc
-        or parts.query
-        or parts.fragment
-        or base_url.endswith("/")
-    ):
-        raise ValueError(
-            f"base_url must be an absolute http(s) URL without a trailing slash: {base_url!r}"
-        )
+@dataclass(frozen=True)
+class Alignment:
+    """B.1.4: one of the five competencies, as the CASE ``CFItem`` the service publishes."""
+
+    target_name: str
+    target_url: str
+    target_code: str
+    target_framework: str
+    target_description: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        alignment = {
+            "type": ["Alignment"],
+            "targetType": "CFItem",
+            "targetName": self.target_name,
+            "targetUrl": self.target_url,
+            "targetCode": self.target_code,
+            "targetFramework": self.target_framework,
+        }
+        if self.target_description:
+            alignment["targetDescription"] = self.target_description
+        return alignment
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """Where a verifier reads this certificate's revocation bit (Bitstring Status List v1.0)."""
+
+    status_list_credential: str
+    index: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": f"{self.status_list_credential}#{self.index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            # Section 2.1: statusListIndex is "an integer ... expressed as a string".
+            "statusListIndex": str(self.index),
+            "statusListCredential": self.status_list_credential,
+        }
 
 
 @dataclass(frozen=True)
@@ -121,14 +146,18 @@ class CertificateFacts:
     issued_on: date
     base_url: str
     """The service's public URL, e.g. ``https://cpro.csc.gov.ph``; every id is built from it."""
-    issuer_url: str = "https://csc.gov.ph"
-    issuer_name: str = "Civil Service Commission"
+    issuer_url: str = ISSUER_URL
+    issuer_name: str = ISSUER_NAME
     achievement_name: str = ACHIEVEMENT_NAME
     achievement_description: str = ACHIEVEMENT_DESCRIPTION
     criteria_narrative: str = CRITERIA_NARRATIVE
+    alignments: tuple[Alignment, ...] = ()
+    image_uri: str | None = None
+    """The achievement's image (B.1.13), a URL or a ``data:`` URI."""
+    status: StatusEntry | None = field(default=None)
 
     def __post_init__(self) -> None:
-        _check_base_url(self.base_url)
+        check_base_url(self.base_url)
         # The serial is a path segment of the credential id: URI "unreserved" characters only.
         if not _SERIAL.fullmatch(self.serial):
             raise ValueError(
@@ -164,9 +193,34 @@ class CertificateFacts:
         return datetime.combine(self.issued_on, time(0, 0), tzinfo=PHILIPPINE_TIME)
 
 
+def build_achievement(
+    base_url: str,
+    *,
+    alignments: tuple[Alignment, ...] = (),
+    image_uri: str | None = None,
+    name: str = ACHIEVEMENT_NAME,
+    description: str = ACHIEVEMENT_DESCRIPTION,
+    criteria_narrative: str = CRITERIA_NARRATIVE,
+) -> dict[str, Any]:
+    """B.1.1 ``Achievement``: what the certificate certifies (the same in every credential)."""
+    achievement: dict[str, Any] = {
+        "id": base_url + ACHIEVEMENT_PATH,
+        "type": ["Achievement"],
+        "achievementType": "Certificate",
+        "name": name,
+        "description": description,
+        "criteria": {"narrative": criteria_narrative},
+    }
+    if image_uri:
+        achievement["image"] = {"id": image_uri, "type": "Image", "caption": name}
+    if alignments:
+        achievement["alignment"] = [a.as_json() for a in alignments]
+    return achievement
+
+
 def build_credential(facts: CertificateFacts) -> dict[str, Any]:
     """The unsigned ``OpenBadgeCredential`` (JSON-LD) for one certificate."""
-    return {
+    credential: dict[str, Any] = {
         "@context": list(CONTEXT),
         "id": facts.credential_id,
         "type": list(CREDENTIAL_TYPES),
@@ -192,33 +246,27 @@ def build_credential(facts: CertificateFacts) -> dict[str, Any]:
                     "identityHash": facts.holder_name.strip(),
                 }
             ],
-            "achievement": {
-                "id": facts.achievement_id,
-                "type": ["Achievement"],
-                "achievementType": "Certificate",
-                "name": facts.achievement_name,
-                "description": facts.achievement_description,
-                "criteria": {"narrative": facts.criteria_narrative},
-            },
+            "achievement": build_achievement(
+                facts.base_url,
+                alignments=facts.alignments,
+                image_uri=facts.image_uri,
+                name=facts.achievement_name,
+                description=facts.achievement_description,
+                criteria_narrative=facts.criteria_narrative,
+            ),
         },
         "credentialSchema": [dict(CREDENTIAL_SCHEMA)],
     }
+    if facts.status is not None:
+        credential["credentialStatus"] = facts.status.as_json()
+    return credential
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(segment: str) -> bytes:
-    if len(segment) % 4 == 1 or not set(segment) <= _B64URL_ALPHABET:
-        raise InvalidCredential("not base64url")
+def _decode(segment: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as error:
+        return b64url_decode(segment)
+    except ValueError as error:
         raise InvalidCredential("not base64url") from error
-
-
-_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _json_bytes(value: Mapping[str, Any]) -> bytes:
@@ -244,118 +292,6 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidCredential(f"{what} is not a JSON object")
     return value
-
-
-class SigningKey:
-    """The issuer's Ed25519 key, named by a URL under the service's JWKS.
-
-    ``kid`` is ``{base_url}/.well-known/jwks.json#{RFC 7638 thumbprint}``: 8.2 wants a ``kid``
-    that is a URI dereferencing to the JWK, and the same string is the ``kid`` of the key in
-    ``jwks()``, so JOSE libraries that match header ``kid`` to JWKS ``kid`` find it too.
-    """
-
-    def __init__(self, private_key: Ed25519PrivateKey, *, base_url: str) -> None:
-        _check_base_url(base_url)
-        self._private_key = private_key
-        self.base_url = base_url
-
-    @classmethod
-    def generate(cls, *, base_url: str) -> "SigningKey":
-        return cls(Ed25519PrivateKey.generate(), base_url=base_url)
-
-    @classmethod
-    def from_pem(cls, pem: bytes, *, base_url: str) -> "SigningKey":
-        private_key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(private_key, Ed25519PrivateKey):
-            raise ValueError("the PEM does not hold an Ed25519 private key")
-        return cls(private_key, base_url=base_url)
-
-    @classmethod
-    def load(cls, path: Path, *, base_url: str) -> "SigningKey":
-        return cls.from_pem(path.read_bytes(), base_url=base_url)
-
-    def to_pem(self) -> bytes:
-        return self._private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    def save(self, path: Path) -> None:
-        """Write the private key as PKCS#8 PEM, mode 0600; never overwrites an existing file."""
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # mkstemp creates the file 0600; link() then publishes it whole, or fails if the path
-        # exists, so a concurrent reader never sees half a key and a racing writer never wins twice.
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(self.to_pem())
-                file.flush()
-                os.fsync(file.fileno())
-            os.link(temporary, path)
-        finally:
-            os.unlink(temporary)
-
-    @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self._private_key.public_key()
-
-    @property
-    def thumbprint(self) -> str:
-        """RFC 7638 JWK thumbprint (SHA-256) of the public key."""
-        required = {"crv": "Ed25519", "kty": "OKP", "x": self._x()}
-        canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode("ascii")
-        return _b64url(hashlib.sha256(canonical).digest())
-
-    @property
-    def jwks_url(self) -> str:
-        return self.base_url + JWKS_PATH
-
-    @property
-    def kid(self) -> str:
-        return f"{self.jwks_url}#{self.thumbprint}"
-
-    def _x(self) -> str:
-        raw = self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return _b64url(raw)
-
-    def public_jwk(self) -> dict[str, str]:
-        """The public key as an RFC 8037 JWK. 8.2: the JWK "MUST never contain 'd'"."""
-        return {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": self._x(),
-            "kid": self.kid,
-            "alg": ALGORITHM,
-            "use": "sig",
-        }
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """The JWK Set document to serve at ``JWKS_PATH``."""
-        return {"keys": [self.public_jwk()]}
-
-    def sign(self, data: bytes) -> bytes:
-        return self._private_key.sign(data)
-
-    def __repr__(self) -> str:
-        return f"SigningKey(kid={self.kid!r})"
-
-
-def load_or_create_signing_key(path: Path, *, base_url: str) -> SigningKey:
-    """Load the issuer key from ``path``, creating it (and its directory) on first use."""
-    try:
-        return SigningKey.load(path, base_url=base_url)
-    except FileNotFoundError:
-        pass
-    key = SigningKey.generate(base_url=base_url)
-    try:
-        key.save(path)
-    except FileExistsError:
-        # Another worker created it first; every worker must sign with the same key.
-        return SigningKey.load(path, base_url=base_url)
-    return key
 
 
 def _issuer_id(credential: Mapping[str, Any]) -> Any:
@@ -403,11 +339,9 @@ def sign_credential(credential: Mapping[str, Any], key: SigningKey) -> str:
 
     # 8.2 "Create the JOSE Header": alg, and kid (a URI dereferencing to the JWK); typ "JWT".
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
-    signing_input = (
-        f"{_b64url(_json_bytes(header))}.{_b64url(_json_bytes({**credential, **claims}))}"
-    )
+    signing_input = f"{b64url(_json_bytes(header))}.{b64url(_json_bytes({**credential, **claims}))}"
     signature = key.sign(signing_input.encode("ascii"))
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def _public_key_of(
@@ -420,7 +354,7 @@ def _public_key_of(
     if key.get("kty") != "OKP" or key.get("crv") != "Ed25519" or not isinstance(key.get("x"), str):
         raise ValueError("not an Ed25519 public JWK (kty OKP, crv Ed25519, x)")
     try:
-        raw = _b64url_decode(key["x"])
+        raw = _decode(key["x"])
         public_key = Ed25519PublicKey.from_public_bytes(raw)
     except (InvalidCredential, ValueError) as error:
         raise ValueError("the JWK's x is not an Ed25519 public key") from error
@@ -470,11 +404,11 @@ def verify_credential_jwt(
         raise ValueError("now must be timezone-aware")
 
     segments = token.split(".")
-    if len(segments) != 3 or not set(token) <= _B64URL_ALPHABET | {"."}:
+    if len(segments) != 3 or not set(token) <= B64URL_ALPHABET | {"."}:
         raise InvalidCredential("not a compact JWS")
     header_segment, payload_segment, signature_segment = segments
 
-    header = _json_object(_b64url_decode(header_segment), "the JOSE header")
+    header = _json_object(_decode(header_segment), "the JOSE header")
     if header.get("alg") != ALGORITHM:
         raise InvalidCredential(f"algorithm {header.get('alg')!r} refused; only EdDSA")
     extra = set(header) - ALLOWED_HEADER_MEMBERS
@@ -489,18 +423,18 @@ def verify_credential_jwt(
 
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
     try:
-        public_key.verify(_b64url_decode(signature_segment), signing_input)
+        public_key.verify(_decode(signature_segment), signing_input)
     except InvalidSignature as error:
         raise InvalidCredential("bad signature") from error
 
-    payload = _json_object(_b64url_decode(payload_segment), "the JWT payload")
+    payload = _json_object(_decode(payload_segment), "the JWT payload")
     types = payload.get("type")
     if not isinstance(types, list) or "VerifiableCredential" not in types:
         raise InvalidCredential("not a VerifiableCredential")
     if not {"OpenBadgeCredential", "AchievementCredential"} & set(types):
         raise InvalidCredential("not an OpenBadgeCredential")
     context = payload.get("@context")
-    if not isinstance(context, list) or context[:2] != list(CONTEXT):
+    if not isinstance(context, list) or context[:2] != list(CONTEXT[:2]):
         raise InvalidCredential("@context is not VC 2.0 + OB 3.0")
 
     for claim, expected in (

@@ -141,6 +141,17 @@ def _compact(**fields: Any) -> Json:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def case_identifier(slug: str, version: str, path: str) -> str:
+    """The CASE identifier of the object at ``path`` (see the table above) of a version."""
+    return str(uuid.uuid5(CASE_NAMESPACE, f"{slug}/{version}/{path}"))
+
+
+def competency_item_uri(base_url: str, slug: str, version: str, code: str) -> str:
+    """Where the CASE provider serves a competency's ``CFItem``."""
+    identifier = case_identifier(slug, version, f"competency/{code}")
+    return f"{base_url.rstrip('/')}{CASE_PATH}/CFItems/{identifier}"
+
+
 class _Package:
     """Builds one CFPackage; ``base`` is the provider's root URL (``uri``s point into it)."""
 
@@ -160,7 +171,7 @@ class _Package:
         }
 
     def identifier(self, path: str) -> str:
-        return str(uuid.uuid5(CASE_NAMESPACE, f"{self.doc.slug}/{self.doc.version}/{path}"))
+        return case_identifier(self.doc.slug, self.doc.version, path)
 
     def uri(self, collection: str, identifier: str) -> str:
         return f"{self.base}{CASE_PATH}/{collection}/{identifier}"

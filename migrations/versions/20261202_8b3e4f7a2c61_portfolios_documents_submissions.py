@@ -2,7 +2,7 @@
 names the snapshot it reviews
 
 Revision ID: 8b3e4f7a2c61
-Revises: 5e0d3c1f9a27
+Revises: 7c41e0b9d2a5
 Create Date: 2026-12-02 00:33:33.245662
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "8b3e4f7a2c61"
-down_revision: str | None = "5e0d3c1f9a27"
+down_revision: str | None = "7c41e0b9d2a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -24,12 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from app.certificates.credentials import (
     CertificateFacts,
     InvalidCredential,
-    SigningKey,
     build_credential,
-    load_or_create_signing_key,
     sign_credential,
     verify_credential_jwt,
 )
+from app.certificates.keys import SigningKey, load_or_create_signing_key
 
 BASE_URL = "https://cpro.example.gov.ph"
 OB3_SCHEMA = (
