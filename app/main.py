@@ -5,13 +5,14 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.agencies.router import router as agencies_router
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
+from app.auth.dependencies import key_use
 from app.auth.router import router as api_keys_router
 from app.auth.tokens import TokenVerifier
 from app.background import run_background
@@ -24,10 +25,11 @@ from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
 from app.core.errors import install_problem_handlers
 from app.core.idempotency import IdempotencyMiddleware
+from app.core.input_guard import check_input
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.logging import configure_logging
-from app.core.openapi import operation_id
-from app.core.rate_limit import RateLimitMiddleware
+from app.core.openapi import install_contract, operation_id
+from app.core.rate_limit import RATE_LIMIT_HEADERS, RateLimitMiddleware, is_rate_limited
 from app.core.settings import Settings, get_settings
 from app.core.telemetry import RequestTelemetryMiddleware
 from app.frameworks.case_router import router as case_router
@@ -174,8 +176,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served by install_docs from app/static, not from a CDN.
         docs_url=None,
         redoc_url=None,
+        # Before every route: NUL bytes, surrogates, lax types, unbounded values (422), 415.
+        dependencies=[Depends(check_input)],
     )
     app.state.settings = settings
+    # Where the input guard leaves a refusal for the route's own guard to raise, after 401/403.
+    app.state.guarded = lambda route: key_use(route) != "none"
     # Built here so that a missing or unusable token key stops the service at start.
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
@@ -197,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "ETag",
                 "X-Request-ID",
                 "Retry-After",
+                *RATE_LIMIT_HEADERS,
                 # A portal page downloading or uploading a portfolio document reads these.
                 "Content-Disposition",
                 "Location",
@@ -209,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(metrics_router)
+    install_contract(app, key_use=key_use, rate_limited=is_rate_limited)
     install_docs(app)
     return app
 

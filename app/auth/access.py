@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from app.auth.dependencies import Allow, Public
+from app.auth.dependencies import Public, guards_of
 from app.auth.roles import Role
 from app.main import api_routes
 
@@ -34,16 +33,9 @@ class RouteAccess:
     """True when a caller without a key is admitted (published data, probes, verification)."""
 
 
-def _guards(dependant: Dependant) -> Iterable[Allow | Public]:
-    for dependency in dependant.dependencies:
-        if isinstance(dependency.call, Allow | Public):
-            yield dependency.call
-        yield from _guards(dependency)
-
-
 def access_of(route: APIRoute) -> list[RouteAccess]:
     """The access of each method of ``route``. A route without any guard is open to anyone."""
-    guards = list(_guards(route.dependant))
+    guards = list(guards_of(route.dependant))
     if guards:
         # Every guard on the route must admit the caller, so the roles are their intersection.
         roles = frozenset(Role).intersection(*(guard.roles for guard in guards))

@@ -6,9 +6,12 @@ Each alias below is an ``Allow`` dependency that knows its roles, so the route-t
 can be generated from the app itself (``app.auth.access.route_roles``).
 """
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.roles import Role
@@ -16,10 +19,12 @@ from app.auth.service import Caller, authenticate
 from app.auth.tokens import TokenVerifier, looks_like_token
 from app.core.database import Session
 from app.core.errors import Forbidden, Unauthorized
+from app.core.input_guard import raise_refused_input
+from app.core.openapi import SECURITY_SCHEME, KeyUse
 
 _bearer = HTTPBearer(
     auto_error=False,
-    scheme_name="ApiKey",
+    scheme_name=SECURITY_SCHEME,
     description="An API key (`cpro_...`) sent as `Authorization: Bearer <key>`, or a CSI portal "
     "user's token (a JWT from the portal's identity provider) as `Authorization: Bearer <token>`.",
 )
@@ -48,12 +53,15 @@ class Allow:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    async def __call__(self, caller: Annotated[Caller | None, Depends(_caller_or_none)]) -> Caller:
+    async def __call__(
+        self, request: Request, caller: Annotated[Caller | None, Depends(_caller_or_none)]
+    ) -> Caller:
         if caller is None:
             raise Unauthorized("This operation needs an API key: `Authorization: Bearer <key>`.")
         if caller.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"The role {caller.role.value!r} may not do this (allowed: {allowed}).")
+        raise_refused_input(request)  # only now: an outsider learns nothing about the input
         return caller
 
 
@@ -64,8 +72,9 @@ class Public:
     anonymous = True
 
     async def __call__(
-        self, caller: Annotated[Caller | None, Depends(_caller_or_none)]
+        self, request: Request, caller: Annotated[Caller | None, Depends(_caller_or_none)]
     ) -> Caller | None:
+        raise_refused_input(request)  # a key sent was valid (else 401 came first)
         return caller
 
 
@@ -74,3 +83,20 @@ Staff = Annotated[Caller, Depends(Allow(Role.admin, Role.staff))]
 # Every role but candidate: a candidate token reaches its own record only, never shared lists.
 AnyRole = Annotated[Caller, Depends(Allow(*(role for role in Role if role is not Role.candidate)))]
 Anyone = Annotated[Caller | None, Depends(Public())]
+
+
+def guards_of(dependant: Dependant) -> Iterator["Allow | Public"]:
+    """The ``Allow``/``Public`` guards anywhere in a route's dependency tree."""
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, Allow | Public):
+            yield dependency.call
+        yield from guards_of(dependency)
+
+
+def key_use(route: APIRoute) -> KeyUse:
+    """What the contract says of a route's key: required behind ``Allow``, optional behind
+    ``Public`` only (a key sent must be valid), none without a guard (a key sent is ignored)."""
+    guards = list(guards_of(route.dependant))
+    if not guards:
+        return "none"
+    return "optional" if all(isinstance(g, Public) for g in guards) else "required"

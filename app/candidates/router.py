@@ -217,7 +217,7 @@ async def get_candidate(
 
 @router.patch(
     "/candidates/{candidate_id}",
-    responses=problem_responses(401, 403, 404, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
     summary="Change a candidate's details",
 )
 async def patch_candidate(

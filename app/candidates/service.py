@@ -741,7 +741,9 @@ async def list_candidates(
     else:
         order, sort_key = "c", Candidate.created_at
     if cursor is not None:
-        kind, after_value, after_id = decode_cursor(cursor, 3)
+        kind, after_value, after_id = decode_cursor(
+            cursor, (str, (str, datetime), uuid.UUID), list_name="candidates"
+        )
         expected_type = str if order == "n" else datetime
         if not isinstance(after_value, expected_type) or not isinstance(after_id, uuid.UUID):
             raise UnprocessableEntity(
@@ -776,7 +778,7 @@ async def list_candidates(
     next_cursor = None
     if len(rows) > limit:
         last, last_key = rows[limit - 1]
-        next_cursor = encode_cursor([order, last_key, last.id])
+        next_cursor = encode_cursor([order, last_key, last.id], list_name="candidates")
     page = [candidate for candidate, _ in rows[:limit]]
     # The list carries names and e-mails: each candidate on the page was read.
     await audit.record_reads(session, caller, "candidate", [c.id for c in page])

@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -217,19 +218,38 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path.
+
+    Starlette's own 405 names only the methods of the first route matching the path, but
+    ``GET /v1/api-keys`` and ``POST /v1/api-keys`` are two routes: ``Allow`` must list both.
+    """
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and regex.match(request.scope["path"]):
+            methods |= set(getattr(context, "methods", None) or ())
+    return sorted(methods)
+
+
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource or route."
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        headers["Allow"] = ", ".join(methods)
+        detail = f"{request.method} is not served here; this path serves {', '.join(methods)}."
     return problem_response(
         request,
         status=exc.status_code,
         slug=slug,
         title=title,
         detail=detail,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 
@@ -307,10 +327,55 @@ async def _handle_outage(request: Request, exc: Exception) -> JSONResponse:
     return _outage_response(request, exc)
 
 
+# What the database refuses because of the values a request brought, and how that is told: a
+# value it cannot take (class 22: out of range, invalid text, untranslatable character) or one a
+# constraint forbids is invalid input; a duplicate or a dangling reference conflicts with what is
+# stored. The routes check what they can first and say it better; this is the net under them,
+# so that input never makes a 500.
+INPUT_SQLSTATES: dict[str, tuple[int, str, str, str]] = {
+    "22": (
+        422,
+        "validation-error",
+        "The request is not valid",
+        "A value cannot be stored as sent.",
+    ),
+    "23502": (422, "validation-error", "The request is not valid", "A required value is missing."),
+    "23514": (
+        422,
+        "validation-error",
+        "The request is not valid",
+        "A value is outside what is allowed.",
+    ),
+    "23505": (409, "conflict", "Conflict with the current state", "It exists already."),
+    "23503": (
+        409,
+        "conflict",
+        "Conflict with the current state",
+        "It refers to something that does not exist, or something still refers to it.",
+    ),
+    "23P01": (409, "conflict", "Conflict with the current state", "It overlaps one that exists."),
+}
+
+
+def _input_refusal(exc: DBAPIError) -> tuple[int, str, str, str] | None:
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    if isinstance(code, str):
+        return INPUT_SQLSTATES.get(code) or INPUT_SQLSTATES.get(code[:2])
+    if isinstance(exc, DataError):  # refused by the driver before it reached the server
+        return INPUT_SQLSTATES["22"]
+    return None
+
+
 async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if is_database_outage(exc):
         return _outage_response(request, exc)
+    refusal = _input_refusal(exc)
+    if refusal is not None:
+        status, slug, title, detail = refusal
+        # The class of error only: the statement and its parameters may carry personal data.
+        logger.warning("database refused input", extra={"error": type(exc.orig).__name__})
+        return problem_response(request, status=status, slug=slug, title=title, detail=detail)
     if getattr(exc.orig, "pgcode", None) != QUERY_CANCELED:
         raise exc  # not ours: on to the last-resort handler, as if this one did not exist
     # No statement text or parameters in the log: they may carry personal data.
@@ -336,24 +401,28 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request (a body that is not JSON, a malformed `Idempotency-Key`).",
+    401: "Missing or invalid credentials.",
+    403: "The caller's role may not use this operation.",
+    404: "No such resource (or not visible to this caller).",
+    409: "The request conflicts with the current state (or its `Idempotency-Key` is in use).",
+    412: "The `If-Match` precondition failed: the resource changed.",
+    413: "The request body is larger than this operation accepts.",
+    415: "The body's `Content-Type` is not one this operation takes.",
+    422: "Invalid input; `errors` lists each offending field.",
+    429: "Too many requests from this key or address; retry after `Retry-After` seconds.",
+    500: "An unexpected error; quote `request_id` when reporting it.",
+    503: "The database is unreachable or too slow; retry after `Retry-After` seconds.",
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the problems a route can return."""
-    descriptions = {
-        400: "Malformed request (for example a body that is not JSON).",
-        401: "Missing or invalid credentials.",
-        403: "The caller's role may not use this operation.",
-        404: "No such resource (or not visible to this caller).",
-        409: "The request conflicts with the current state.",
-        412: "The `If-Match` precondition failed: the resource changed.",
-        413: "The request body is larger than this operation accepts.",
-        415: "The body's media type (as its own bytes show) is not one this operation accepts.",
-        422: "Invalid input; `errors` lists each offending field.",
-        503: "The database is unreachable; retry after `Retry-After` seconds.",
-    }
     return {
         status: {
             "model": Problem,
-            "description": descriptions.get(status, "Problem details."),
+            "description": PROBLEM_DESCRIPTIONS.get(status, "Problem details."),
             "content": {PROBLEM_MEDIA_TYPE: {}},
         }
         for status in statuses

@@ -60,8 +60,11 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        raw_key = dict(scope["headers"]).get(HEADER)
-        if raw_key is None:
+        sent = dict(scope["headers"])
+        raw_key = sent.get(HEADER)
+        # Without a key the route answers 401 whatever was sent before: every POST needs one, and
+        # anonymous callers would otherwise share one replay scope.
+        if raw_key is None or b"authorization" not in sent:
             await self.app(scope, receive, send)
             return
         request = Request(scope)

@@ -15,6 +15,12 @@ be refused a little early, by at most what the other processes hold unspent (64 
 
 If the counter cannot be reached the request goes on unlimited: the database being away is for
 the routes (and the readiness probe) to report, not for the limiter to turn into 500s.
+
+Every response to a limited request says where the caller stands, in the fields of the IETF
+httpapi rate-limit headers draft (draft-ietf-httpapi-ratelimit-headers-09): ``RateLimit-Policy:
+"default";q=<quota>;w=60`` and ``RateLimit: "default";r=<left>;t=<seconds to reset>``. What is
+left is counted conservatively: the shared count less what this process holds unspent, so a
+caller is never told of more than it has.
 """
 
 import asyncio
@@ -30,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.database import Base
 from app.core.errors import problem_response
@@ -40,6 +46,23 @@ logger = logging.getLogger(__name__)
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 CLEANUP_INTERVAL_SECONDS = 60.0
+WINDOW_SECONDS = 60
+POLICY_NAME = "default"
+RATE_LIMIT_HEADERS = ("RateLimit", "RateLimit-Policy")
+
+
+def is_rate_limited(path: str) -> bool:
+    """Whether requests to ``path`` spend a caller's budget (all but the health probes)."""
+    return path not in EXEMPT_PATHS
+
+
+def rate_limit_headers(limit: int, remaining: int, seconds_left: float) -> dict[str, str]:
+    """The draft's two fields for a caller with ``remaining`` of ``limit`` left."""
+    reset = max(0, math.ceil(seconds_left))
+    return {
+        "RateLimit-Policy": f'"{POLICY_NAME}";q={limit};w={WINDOW_SECONDS}',
+        "RateLimit": f'"{POLICY_NAME}";r={max(0, remaining)};t={reset}',
+    }
 
 
 class RateLimitWindow(Base):
@@ -114,6 +137,14 @@ class RateLimitMiddleware:
         lease.left -= 1
         return lease.expires - now
 
+    def remaining(self, caller: bytes, limit: int) -> int:
+        """Requests the caller surely has left: the limit less everything handed out, plus what
+        this process holds unspent."""
+        lease = self._leases.get(caller)
+        if lease is None:
+            return limit
+        return max(0, limit - lease.counted) + max(0, lease.left)
+
     async def _admit(self, engine: AsyncEngine, caller: bytes, limit: int) -> tuple[bool, float]:
         """Whether the caller may make one more request now, and the seconds left in the window."""
         seconds_left = self._spend(caller)
@@ -152,7 +183,7 @@ class RateLimitMiddleware:
                 del self._locks[caller]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+        if scope["type"] != "http" or not is_rate_limited(scope["path"]):
             await self.app(scope, receive, send)
             return
         settings: Settings = scope["app"].state.settings
@@ -169,8 +200,16 @@ class RateLimitMiddleware:
             logger.warning("rate limit counter unavailable; request not limited")
             await self.app(scope, receive, send)
             return
+        headers = rate_limit_headers(limit, self.remaining(caller, limit), seconds_left)
         if admitted:
-            await self.app(scope, receive, send)
+            encoded = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), *encoded]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_headers)
             return
         # Late in a window the wait can round down to 0: always ask for at least a second.
         retry_after = max(1, math.ceil(seconds_left))
@@ -181,7 +220,7 @@ class RateLimitMiddleware:
             title="Too many requests",
             detail=f"More than {limit} requests a minute from this {whose}; "
             f"retry after {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
+            headers={"Retry-After": str(retry_after), **headers},
         )
         await response(scope, receive, send)
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from app.core.database import Session
-from app.core.errors import ProblemError, problem_responses
+from app.core.errors import ProblemError, UnprocessableEntity, problem_responses
 from app.core.http_cache import cached_response, strong_etag
 from app.frameworks import case_provider
 from app.frameworks.case import CASE_PATH
@@ -69,6 +69,12 @@ class CaseRoute(APIRoute):
                     for error in exc.errors()
                 )
                 return status_info(400, problems, "invalid_selection_field")
+            except UnprocessableEntity as exc:
+                # The service-wide input guard (NUL bytes, bounds): a bad parameter, as above.
+                problems = "; ".join(
+                    f"{'.'.join(e.field.split('.')[1:])}: {e.message}" for e in exc.errors or []
+                )
+                return status_info(400, problems or str(exc), "invalid_selection_field")
             except ProblemError as exc:
                 code_minor = exc.extensions.get("imsx_code_minor") or _CODE_MINOR.get(
                     exc.status, "internal_server_error"

@@ -184,7 +184,7 @@ async def list_frameworks(
     if status is not None:
         statement = statement.having(statement.selected_columns.status == status)
     if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
+        (after,) = decode_cursor(cursor, (str,), list_name="frameworks")
         statement = statement.where(Framework.slug > after)
     rows = (await session.execute(statement.order_by(Framework.slug).limit(limit + 1))).all()
     items = [
@@ -200,5 +200,9 @@ async def list_frameworks(
         )
         for framework, row_status, published, versions in rows[:limit]
     ]
-    next_cursor = encode_cursor([rows[limit - 1][0].slug]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor([rows[limit - 1][0].slug], list_name="frameworks")
+        if len(rows) > limit
+        else None
+    )
     return items, next_cursor

@@ -137,9 +137,13 @@ async def get_current_framework(
     responses=problem_responses(404, 422),
     summary="List a framework's versions",
 )
-async def list_versions(slug: Slug, session: Session, caller: Anyone) -> list[VersionSummary]:
-    """Every version, oldest first, with its status and size. Drafts only for admin and staff."""
-    return await catalogue.version_summaries(session, slug, include_drafts=_sees_drafts(caller))
+async def list_versions(slug: Slug, session: Session, caller: Anyone) -> Page[VersionSummary]:
+    """Every version, oldest first, with its status and size. Drafts only for admin and staff.
+
+    In the list envelope like every other list (until 2026-12 this answered a bare array). A
+    framework has a handful of versions, so they all come in one page: `next_cursor` is null."""
+    items = await catalogue.version_summaries(session, slug, include_drafts=_sees_drafts(caller))
+    return Page[VersionSummary](items=items, next_cursor=None)
 
 
 @router.get(

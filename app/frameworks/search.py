@@ -95,15 +95,13 @@ async def search_indicators(
         rank = cast(func.round(func.ts_rank_cd(Indicator.search, query) * 1_000_000), BigInteger)
         statement = statement.add_columns(rank).where(Indicator.search.op("@@")(query))
         if cursor is not None:
-            after_rank, after_id = decode_cursor(cursor, 2)
-            statement = statement.where(
-                tuple_(-rank, Indicator.id) > tuple_(-int(after_rank), after_id)
-            )
+            after_rank, after_id = decode_cursor(cursor, (int, int), list_name="indicators:ranked")
+            statement = statement.where(tuple_(-rank, Indicator.id) > tuple_(-after_rank, after_id))
         statement = statement.order_by(rank.desc(), Indicator.id)
     else:
         statement = statement.add_columns(literal(None))
         if cursor is not None:
-            (after_id,) = decode_cursor(cursor, 1)
+            (after_id,) = decode_cursor(cursor, (int,), list_name="indicators")
             statement = statement.where(Indicator.id > after_id)
         statement = statement.order_by(Indicator.id)
 
@@ -126,5 +124,9 @@ async def search_indicators(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor([last[13], last[0]] if q else [last[0]])
+        next_cursor = (
+            encode_cursor([last[13], last[0]], list_name="indicators:ranked")
+            if q
+            else encode_cursor([last[0]], list_name="indicators")
+        )
     return items, next_cursor

@@ -62,11 +62,11 @@ async def list_candidate_events(
         if agency not in (None, caller.agency_code):
             raise Forbidden(f"This key is bound to agency {caller.agency_code!r}.")
         agency = caller.agency_code
-    position = int(decode_cursor(after, 1)[0]) if after else 0
+    position = decode_cursor(after, (int,), list_name="candidate-events")[0] if after else 0
     events = await read_events(session, after=position, limit=limit, agency_code=agency)
     items = [
         CandidateEventOut(
-            cursor=encode_cursor([e.position]),
+            cursor=encode_cursor([e.position], list_name="candidate-events"),
             id=e.id,
             type=e.type,
             candidate_id=e.candidate_id,

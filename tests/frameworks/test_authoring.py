@@ -94,7 +94,7 @@ async def test_put_replaces_the_whole_draft(client: AsyncClient, session: AsyncS
         "Plans the unit's work for the year.",
     ]
     versions = (await client.get(f"/v1/frameworks/{SLUG}/versions", headers=staff)).json()
-    assert [(v["competency_count"], v["indicator_count"]) for v in versions] == [(1, 2)]
+    assert [(v["competency_count"], v["indicator_count"]) for v in versions["items"]] == [(1, 2)]
 
 
 async def test_put_must_name_the_version_of_the_url(

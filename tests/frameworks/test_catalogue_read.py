@@ -155,12 +155,15 @@ async def test_versions_are_listed_oldest_first_with_their_sizes(client: AsyncCl
     response = await client.get(f"/v1/frameworks/{CSC}/versions")
     assert response.status_code == 200
     versions = response.json()
+    # The list envelope, like every other list; all of a framework's versions in one page.
+    assert versions["next_cursor"] is None
     assert [
-        (v["version"], v["status"], v["competency_count"], v["indicator_count"]) for v in versions
+        (v["version"], v["status"], v["competency_count"], v["indicator_count"])
+        for v in versions["items"]
     ] == [("2014", "retired", 7, 0), ("2015", "published", 5, 106)]
-    assert "1401375" in versions[0]["notes"]
-    assert versions[0]["retired_at"] is not None
-    assert versions[1]["retired_at"] is None
+    assert "1401375" in versions["items"][0]["notes"]
+    assert versions["items"][0]["retired_at"] is not None
+    assert versions["items"][1]["retired_at"] is None
 
 
 async def test_a_retired_version_is_served_as_immutable(client: AsyncClient) -> None:
@@ -412,7 +415,7 @@ async def test_drafts_are_invisible_to_anonymous_and_reader_callers(
     assert version.status_code == 200
     assert version.headers["cache-control"] == "private, no-cache"
     versions = await client.get(f"/v1/frameworks/{SLUG}/versions", headers=staff)
-    assert [v["status"] for v in versions.json()] == ["draft"]
+    assert [v["status"] for v in versions.json()["items"]] == ["draft"]
     indicators = await client.get(
         f"/v1/frameworks/{SLUG}/indicators", params={"version": "1"}, headers=staff
     )
@@ -438,14 +441,14 @@ async def test_a_draft_of_a_published_framework_is_hidden_from_its_version_list(
     assert (await client.post("/v1/frameworks", json=csc, headers=staff)).status_code == 201
 
     public = (await client.get(f"/v1/frameworks/{CSC}/versions")).json()
-    assert [v["version"] for v in public] == ["2014", "2015"]
+    assert [v["version"] for v in public["items"]] == ["2014", "2015"]
     listed = (await client.get("/v1/frameworks", params={"publisher": csc["publisher"]})).json()
     assert listed["items"][0]["versions"] == ["2014", "2015"]
     assert (await client.get(f"/v1/frameworks/{CSC}/versions/2016-draft")).status_code == 404
     assert (await client.get(f"/v1/frameworks/{CSC}")).json()["version"] == "2015"
 
     seen_by_staff = (await client.get(f"/v1/frameworks/{CSC}/versions", headers=staff)).json()
-    assert [v["version"] for v in seen_by_staff] == ["2014", "2015", "2016-draft"]
+    assert [v["version"] for v in seen_by_staff["items"]] == ["2014", "2015", "2016-draft"]
     staff_list = (
         await client.get("/v1/frameworks", params={"publisher": csc["publisher"]}, headers=staff)
     ).json()

@@ -31,7 +31,7 @@ async def staff(session: AsyncSession) -> dict[str, str]:
 async def _versions(client: AsyncClient, staff: dict[str, str], slug: str) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/frameworks/{slug}/versions", headers=staff)
     assert response.status_code == 200, f"{slug} is not loaded"
-    versions: list[dict[str, Any]] = response.json()
+    versions: list[dict[str, Any]] = response.json()["items"]
     return versions
 
 
