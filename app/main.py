@@ -45,6 +45,8 @@ from app.frameworks.router import router as frameworks_router
 from app.integrations.metrics import router as metrics_router
 from app.integrations.router import router as integrations_router
 from app.orientation.router import router as orientation_router
+from app.portfolios.router import document_upload_limit
+from app.portfolios.router import router as portfolios_router
 from app.privacy.router import router as privacy_router
 from app.progress.router import router as progress_router
 from app.qualifications.router import router as qualifications_router
@@ -64,7 +66,8 @@ bound to one agency) and `reader` (integrators). Published frameworks are readab
 **Lists** return `{"items": [...], "next_cursor": "..." | null}`; pass `next_cursor` back as
 `cursor` to get the next page. `limit` is 1 to 200 (default 50).
 
-**Limits.** Request bodies up to 1 MiB (larger: 413). Requests per minute per API key, and per
+**Limits.** Request bodies up to 1 MiB (larger: 413), but for a portfolio document upload
+(20 MiB by default, `CPRO_MAX_DOCUMENT_BYTES`). Requests per minute per API key, and per
 client address without a key, are limited (over it: 429 with `Retry-After`); a query the database
 cancels for taking too long is a 503 with `Retry-After`.
 
@@ -83,6 +86,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     acceptance_router,
     orientation_router,
     progress_router,
+    portfolios_router,
     assessments_router,
     assessment_lists_router,
     certificates_router,
@@ -126,6 +130,12 @@ TAGS = [
         "name": "CASE 1.0",
         "description": "CASE 1.0 clients: CFDocuments and CFPackages without the 1.1-only "
         "`caseVersion`; the other operations redirect (308) to their 1.1 paths.",
+    },
+    {
+        "name": "Portfolios",
+        "description": "The CPro portfolio: evidence entries per competency with their "
+        "documents (PDF, PNG, JPEG, DOCX), built by the candidate and submitted as an immutable "
+        "snapshot that an assessment round reviews.",
     },
     {
         "name": "Qualification standards",
@@ -203,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Middlewares added later run first. Idempotency innermost: it replays whole responses.
     app.add_middleware(IdempotencyMiddleware)
     # Outside idempotency, which buffers bodies; rate limiting before either, and before routing.
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, own_limit=document_upload_limit)
     # Cached framework documents and searches for callers without a key: inside rate limits,
     # logs, metrics.
     app.add_middleware(PublishedReadFastPath)
@@ -215,7 +225,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
+            expose_headers=[
+                "ETag",
+                "X-Request-ID",
+                "Retry-After",
+                *RATE_LIMIT_HEADERS,
+                # A portal page downloading or uploading a portfolio document reads these.
+                "Content-Disposition",
+                "Location",
+                "Deprecation",
+                "Sunset",
+            ],
         )
     # Outermost: every response, refusals and replays included, carries a request id.
     app.add_middleware(RequestTelemetryMiddleware)

@@ -33,6 +33,13 @@ from app.integrations.models import (
     WebhookSubscription,
 )
 from app.orientation.models import OrientationAttendee, OrientationSession
+from app.portfolios.models import (
+    DocumentChunk,
+    Portfolio,
+    PortfolioDocument,
+    PortfolioEvidence,
+    PortfolioSubmission,
+)
 from app.qualifications.models import QualificationRequirement, QualificationStandard
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "Certificate",
     "Cluster",
     "Competency",
+    "DocumentChunk",
     "Element",
     "EvidenceItem",
     "Framework",
@@ -60,6 +68,10 @@ __all__ = [
     "LevelDescription",
     "OrientationAttendee",
     "OrientationSession",
+    "Portfolio",
+    "PortfolioDocument",
+    "PortfolioEvidence",
+    "PortfolioSubmission",
     "QualificationRequirement",
     "QualificationStandard",
     "RateLimitWindow",

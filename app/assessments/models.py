@@ -32,6 +32,7 @@ class Assessment(CreatedAt, Base):
         CheckConstraint("kind IN ('regular', 'supplemental')", name="kind_known"),
         Index("ix_assessment_candidate", "candidate_id", "created_at"),
         Index("ix_assessment_released", "released_at"),
+        Index("ix_assessment_portfolio_submission", "portfolio_submission_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -44,6 +45,11 @@ class Assessment(CreatedAt, Base):
     competencies: Mapped[list[str]] = mapped_column(JSONB)
     """The pinned version's competency codes, in framework order."""
     failed_before: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    portfolio_submission_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("portfolio_submission.id")
+    )
+    """The submitted portfolio snapshot that ``portfolio_review`` scores (None: a round from
+    before portfolios, whose evidence came through the deprecated evidence route)."""
     released_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -96,7 +102,9 @@ class ScoreChange(Base):
 
 
 class EvidenceItem(CreatedAt, Base):
-    """A piece of portfolio evidence, linked to the behavioural indicators it demonstrates."""
+    """A piece of portfolio evidence, linked to the behavioural indicators it demonstrates.
+    Deprecated: written only by ``POST /v1/assessments/{id}/evidence`` for rounds without a
+    submitted portfolio (``app/portfolios`` replaces it)."""
 
     __tablename__ = "evidence_item"
     __table_args__ = (Index("ix_evidence_assessment", "assessment_id", "created_at"),)

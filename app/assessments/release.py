@@ -212,7 +212,11 @@ def _decide(
         assessment.outcome = result.outcome.value
         assessment.result = result_snapshot(
             result, loaded.names.get(assessment.framework_version_id, {})
-        )
+        ) | {
+            "portfolio_submission_id": str(assessment.portfolio_submission_id)
+            if assessment.portfolio_submission_id
+            else None
+        }
         steps.append(
             candidates.apply_system_step(
                 candidate,

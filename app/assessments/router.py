@@ -1,10 +1,11 @@
 """Assessment routes: policies (admin), rounds and release (staff), scores (assigned assessors)."""
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from sqlalchemy import select
 
 from app.assessments import rules, service
@@ -21,6 +22,7 @@ from app.assessments.schemas import (
     PolicyCode,
     PolicyIn,
     PolicyOut,
+    PortfolioSubmissionRef,
     ReleaseBatchIn,
     ReleaseBatchItem,
     ReleaseBatchOut,
@@ -36,6 +38,7 @@ from app.core.database import Session
 from app.core.errors import Conflict, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, paginate
 from app.frameworks.models import Framework, FrameworkVersion
+from app.portfolios.models import PortfolioSubmission
 
 router = APIRouter(prefix="/v1", tags=["Assessments"])
 
@@ -52,6 +55,22 @@ def _policy_out(policy: AssessmentPolicy) -> PolicyOut:
         score_max=policy.score_max,
         notes=policy.notes,
         created_at=policy.created_at,
+    )
+
+
+async def _submission_ref(
+    session: Session, submission_id: uuid.UUID | str | None
+) -> PortfolioSubmissionRef | None:
+    if submission_id is None:
+        return None
+    submission = await session.get(PortfolioSubmission, uuid.UUID(str(submission_id)))
+    if submission is None:
+        return None
+    return PortfolioSubmissionRef(
+        id=submission.id,
+        number=submission.number,
+        digest=submission.digest,
+        href=f"/v1/candidates/{submission.candidate_id}/portfolio/submissions/{submission.id}",
     )
 
 
@@ -89,6 +108,7 @@ async def _assessment_out(session: Session, assessment: Assessment) -> Assessmen
         ],
         released_at=assessment.released_at,
         outcome=rules.Outcome(assessment.outcome) if assessment.outcome else None,
+        portfolio_submission=await _submission_ref(session, assessment.portfolio_submission_id),
         created_at=assessment.created_at,
     )
 
@@ -218,18 +238,57 @@ async def put_scores(
     return await _assessment_out(session, assessment)
 
 
+# RFC 9745 `Deprecation` (a structured-field date) and RFC 8594 `Sunset`: the route works for
+# this release and is removed in the next one.
+EVIDENCE_DEPRECATED_AT = datetime(2026, 12, 2, tzinfo=UTC)
+EVIDENCE_SUNSET = "Tue, 01 Jun 2027 00:00:00 GMT"
+_DEPRECATION_HEADERS = {
+    "Deprecation": {
+        "description": "`@<unix time>` (RFC 9745): this operation is deprecated since then.",
+        "schema": {"type": "string", "maxLength": 32},
+    },
+    "Sunset": {
+        "description": "When the operation goes away (RFC 8594).",
+        "schema": {"type": "string", "maxLength": 64},
+    },
+    "Link": {
+        "description": '`rel="successor-version"`: the portfolio route that replaces it.',
+        "schema": {"type": "string", "maxLength": 512},
+    },
+}
+
+
 @router.post(
     "/assessments/{assessment_id}/evidence",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 404, 409, 422),
-    summary="Link portfolio evidence to indicators",
+    responses={
+        201: {"description": "Stored (deprecated route).", "headers": _DEPRECATION_HEADERS},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+    summary="Link portfolio evidence to indicators (deprecated)",
+    deprecated=True,
 )
 async def add_evidence(
-    assessment_id: uuid.UUID, body: EvidenceIn, session: Session, caller: Scorer
+    assessment_id: uuid.UUID,
+    body: EvidenceIn,
+    response: Response,
+    session: Session,
+    caller: Scorer,
 ) -> EvidenceOut:
-    """A portfolio evidence item and the behavioural indicators (of the pinned version) it
-    demonstrates."""
+    """**Deprecated** since 2026-12-02, removed after 2027-06-01 (`Deprecation`, `Sunset` and
+    `Link` headers on each success). Candidates now build their portfolio themselves, with documents,
+    and submit it (`/v1/candidates/{candidate_id}/portfolio`, `.../portfolio:submit`); a round
+    then reviews that snapshot.
+
+    Until removal this still stores a portfolio evidence item and the behavioural indicators
+    (of the pinned version) it demonstrates, for rounds that review no submitted portfolio.
+    On a round that does: 409 (the snapshot is what is reviewed)."""
     assessment = await service.get_assessment(session, caller, assessment_id)
+    response.headers["Deprecation"] = f"@{int(EVIDENCE_DEPRECATED_AT.timestamp())}"
+    response.headers["Sunset"] = EVIDENCE_SUNSET
+    response.headers["Link"] = (
+        f'</v1/candidates/{assessment.candidate_id}/portfolio/evidence>; rel="successor-version"'
+    )
     item = await service.add_evidence(
         session,
         assessment,
@@ -260,8 +319,24 @@ def _evidence_out(item: EvidenceItem) -> EvidenceOut:
 async def list_evidence(
     assessment_id: uuid.UUID, session: Session, caller: Scorer
 ) -> list[EvidenceOut]:
-    """The round's evidence items, oldest first."""
+    """The evidence the round reviews: the entries of the submitted portfolio snapshot it
+    names (`portfolio_submission`; `created_at` is the submission's time), or for a round
+    without one the items added through the deprecated `POST`, oldest first."""
     assessment = await service.get_assessment(session, caller, assessment_id)
+    if assessment.portfolio_submission_id is not None:
+        submission = await session.get(PortfolioSubmission, assessment.portfolio_submission_id)
+        assert submission is not None
+        return [
+            EvidenceOut(
+                id=uuid.UUID(entry["id"]),
+                competency=entry["competency"],
+                title=entry["title"],
+                description=entry["description"],
+                indicators=entry["indicators"],
+                created_at=submission.submitted_at,
+            )
+            for entry in submission.entries
+        ]
     rows = await session.scalars(
         select(EvidenceItem)
         .where(EvidenceItem.assessment_id == assessment.id)
@@ -359,5 +434,8 @@ async def _result_out(session: Session, assessment: Assessment) -> ResultOut:
         certificate=CertificateRef.model_validate(certificate, from_attributes=True)
         if certificate
         else None,
+        portfolio_submission=await _submission_ref(
+            session, snapshot.get("portfolio_submission_id")
+        ),
         explanation=snapshot["explanation"],
     )

@@ -145,6 +145,18 @@ class ScoreOut(BaseModel):
     updated_by: str
 
 
+class PortfolioSubmissionRef(BaseModel):
+    """The submitted portfolio snapshot a round scores ``portfolio_review`` against."""
+
+    id: uuid.UUID
+    number: int
+    digest: str = Field(description="SHA-256 of the submitted entries.")
+    href: str = Field(
+        examples=["/v1/candidates/0b9e.../portfolio/submissions/4c1d..."],
+        description="Where to read exactly what was submitted.",
+    )
+
+
 class AssessmentOut(BaseModel):
     id: uuid.UUID
     candidate_id: uuid.UUID
@@ -162,6 +174,10 @@ class AssessmentOut(BaseModel):
     scores: list[ScoreOut]
     released_at: datetime | None
     outcome: Outcome | None
+    portfolio_submission: PortfolioSubmissionRef | None = Field(
+        description="The submitted portfolio this round reviews; null for a round without one "
+        "(its evidence came through the deprecated `POST .../evidence`)."
+    )
     created_at: datetime
 
 
@@ -221,6 +237,9 @@ class ResultOut(BaseModel):
     framework: str
     version: str
     certificate: CertificateRef | None
+    portfolio_submission: PortfolioSubmissionRef | None = Field(
+        description="The submitted portfolio snapshot `portfolio_review` was scored against."
+    )
     explanation: str = Field(description="The result in plain language, for the candidate.")
 
 

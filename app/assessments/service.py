@@ -32,6 +32,7 @@ from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
 from app.frameworks.models import Competency, Indicator
 from app.frameworks.service import current_version, get_version
+from app.portfolios import submission as portfolios
 
 BUNDLED_POLICY_NOTES = (
     "Weights 10/50/40 from the CPro FAQ (Written Test 10%, Portfolio Review 50%, Behavioral Event "
@@ -192,6 +193,7 @@ async def create_assessment(
     )
     session.add(assessment)
     await session.flush()
+    await portfolios.pin_submission(session, assessment)
     await assign_assessors(session, assessment, assessor_key_ids)
     return assessment
 
@@ -367,6 +369,12 @@ async def add_evidence(
 ) -> EvidenceItem:
     if assessment.released_at is not None:
         raise Conflict("The assessment is released; its portfolio is frozen.")
+    if assessment.portfolio_submission_id is not None:
+        raise Conflict(
+            "This round reviews a submitted portfolio; evidence is added to the candidate's "
+            "portfolio (POST /v1/candidates/{candidate_id}/portfolio/evidence) before it is "
+            "submitted."
+        )
     problems = []
     if competency not in assessment.competencies:
         problems.append(

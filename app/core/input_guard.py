@@ -326,6 +326,15 @@ def _media_type(request: Request) -> str | None:
     return value.split(";", 1)[0].strip().lower()
 
 
+def _inspected(media_type: str) -> bool:
+    """Whether the body's text is checked here (JSON and text); others only by their type."""
+    return (
+        media_type == "application/json"
+        or media_type.endswith("+json")
+        or media_type.startswith("text/")
+    )
+
+
 def _accepts(accepted: frozenset[str], media_type: str | None) -> bool:
     if media_type is None:
         return False
@@ -407,10 +416,21 @@ async def check_input(request: Request) -> None:
 async def _check_body(
     request: Request, route: APIRoute, operation: _Operation, check: _Check
 ) -> None:
+    media_type = _media_type(request)
+    if media_type is not None and not _inspected(media_type):
+        # A binary or multipart body (a portfolio document, up to 20 MiB) streams to its route
+        # unread: reading it here would hold the whole file in memory. Only its type is checked.
+        if request.headers.get("content-length") != "0" and not _accepts(
+            operation.body_media_types, media_type
+        ):
+            accepted = ", ".join(sorted(operation.body_media_types))
+            raise UnsupportedMediaType(
+                f"This operation takes {accepted}; the request sent {media_type}."
+            )
+        return
     body = await request.body()
     if not body:
         return  # a required body that is missing: the route's own validation says so
-    media_type = _media_type(request)
     if media_type is None:
         return  # nothing claimed: the route reads it as what it takes, or refuses it
     if not _accepts(operation.body_media_types, media_type):

@@ -14,7 +14,8 @@ write the whole body before they read anything, and a server that closes with un
 makes the kernel reset the connection, so they see ``Connection reset by peer`` instead of the
 413. As nginx's lingering close does, the 413 is written first and the rest of the body then
 read and discarded, up to ``LINGER_MAX_BYTES`` or ``LINGER_MAX_SECONDS``; the connection is
-closed after that (``Connection: close``).
+closed after that (``Connection: close``). A portfolio document upload
+has ``own_limit``: its larger ceiling (and the route counts the document's own bytes itself).
 
 Values: a string, array or integer whose schema names no bound of its own gets the one below
 (``app/core/input_guard.py`` enforces them, ``app/core/openapi.py`` writes them into the
@@ -23,7 +24,7 @@ database.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -95,13 +96,24 @@ def _declared_length(scope: Scope) -> int | None:
 
 class BodySizeLimitMiddleware:
     """``route_limits``: ``(path pattern, limit)`` pairs, the first whose pattern matches the
-    whole path wins; other paths get ``CPRO_MAX_BODY_BYTES``."""
+    whole path wins; ``own_limit``: the ceiling of a route exempt from ``max_body_bytes`` (None:
+    not exempt), asked first; other paths get ``CPRO_MAX_BODY_BYTES``."""
 
-    def __init__(self, app: ASGIApp, route_limits: Sequence[tuple[str, int]] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        route_limits: Sequence[tuple[str, int]] = (),
+        own_limit: Callable[[Scope], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.route_limits = [(re.compile(pattern), limit) for pattern, limit in route_limits]
+        self.own_limit = own_limit
 
     def limit_for(self, scope: Scope) -> int:
+        if self.own_limit is not None:
+            exempt = self.own_limit(scope)
+            if exempt is not None:
+                return exempt
         for pattern, route_limit in self.route_limits:
             if pattern.fullmatch(scope["path"]):
                 return route_limit

@@ -67,7 +67,14 @@ class Settings(BaseSettings):
     everyone."""
 
     max_body_bytes: int = Field(default=1_048_576, ge=1)
-    """Largest request body accepted, in bytes (counted as it streams in); larger: 413."""
+    """Largest request body accepted, in bytes (counted as it streams in); larger: 413. A
+    portfolio document upload has its own limit, ``max_document_bytes``."""
+
+    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """Largest portfolio document accepted, in bytes (counted as it streams in); larger: 413."""
+
+    max_portfolio_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    """Largest total of one candidate's portfolio documents, in bytes; beyond it an upload: 413."""
 
     rate_limit_anonymous: int = Field(default=600, ge=0)
     """Requests per minute per client address for calls without a key; 0 turns the limit off."""

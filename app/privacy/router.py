@@ -30,7 +30,8 @@ async def get_personal_data(
 ) -> PersonalDataOut:
     """The answer to a data subject's access request (Data Privacy Act of 2012): one document
     with the candidate's record, history, self-assessments, training records, assessments
-    with scores, evidence and results, certificates, change-feed events, and the audit
+    with scores, evidence and results, the portfolio (every document with its SHA-256),
+    certificates, change-feed events, and the audit
     entries about them. The request is itself recorded in the audit trail."""
     document = await service.personal_data(session, caller, candidate_id)
     return PersonalDataOut.model_validate(document)

@@ -28,11 +28,16 @@ class PersonalDataOut(BaseModel):
         description="Each with its `assessors`, `scores`, `score_changes`, `evidence`, and the "
         "released `result`."
     )
+    portfolio: dict[str, Rows] = Field(
+        description="`record`, `evidence` (draft and withdrawn entries), `documents` (each with "
+        "its `sha256`, `size` and `media_type`; the bytes download from the portfolio routes) "
+        "and `submissions` (the frozen snapshots)."
+    )
     certificates: Rows
     events: Rows = Field(description="Change-feed events about the candidate (ids only).")
     audit: Rows = Field(
-        description="Audit entries about the candidate, its assessments and certificates, this "
-        "request's own read included."
+        description="Audit entries about the candidate, its assessments, certificates and "
+        "portfolio documents, this request's own read included."
     )
 
 

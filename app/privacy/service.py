@@ -6,8 +6,9 @@ What erasure keeps, and why: released results, scores and certificates keep thei
 value (pass rates by competency, by track, by salary grade) once nothing in them names the
 person. So erasure replaces names with ``Erased``, clears e-mail, position title and the
 agency's employee id, clears free text written about the person (portfolio evidence, assessor
-remarks, project briefs, ALP coach and sponsor), and keeps ids, statuses, dates, scores and
-results. ``external_id`` becomes null rather than a tombstone: the employee id is released, so
+remarks, project briefs, ALP coach and sponsor), deletes the bytes of every portfolio document
+(keeping its size, type and SHA-256), and keeps ids, statuses, dates, scores, results and the
+portfolio's counts and digests. ``external_id`` becomes null rather than a tombstone: the employee id is released, so
 if the agency syncs the same employee again a new record is created (the agency decides
 whether it should stop syncing them). A certificate is a public credential that names its
 holder: its holder name becomes ``Erased`` and a valid one is revoked with the reason
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import delete, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assessments.models import (
@@ -55,6 +56,13 @@ from app.core.errors import Conflict
 from app.integrations.feed import Event, append_events
 from app.integrations.models import CandidateEvent
 from app.orientation.models import OrientationAttendee
+from app.portfolios.models import (
+    DocumentChunk,
+    Portfolio,
+    PortfolioDocument,
+    PortfolioEvidence,
+    PortfolioSubmission,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +136,15 @@ async def personal_data(
             )
         ).all()
     )
+    documents = await _rows(
+        session,
+        select(PortfolioDocument)
+        .where(PortfolioDocument.candidate_id == cid)
+        .order_by(PortfolioDocument.created_at, PortfolioDocument.id),
+    )
     audit_entries = await audit.entries_about(
-        session, [cid, *assessment_ids, *(c.serial for c in certificates)]
+        session,
+        [cid, *assessment_ids, *(c.serial for c in certificates), *(d["id"] for d in documents)],
     )
     return {
         "generated_at": utcnow(),
@@ -169,6 +184,24 @@ async def personal_data(
             session,
             select(ActionLearningProject).where(ActionLearningProject.candidate_id == cid),
         ),
+        "portfolio": {
+            "record": await _rows(session, select(Portfolio).where(Portfolio.candidate_id == cid)),
+            "evidence": await _rows(
+                session,
+                select(PortfolioEvidence)
+                .where(PortfolioEvidence.candidate_id == cid)
+                .order_by(PortfolioEvidence.created_at, PortfolioEvidence.id),
+            ),
+            # Each document with its SHA-256 and size; the bytes themselves download from
+            # the portfolio routes (they would not fit in one JSON document).
+            "documents": documents,
+            "submissions": await _rows(
+                session,
+                select(PortfolioSubmission)
+                .where(PortfolioSubmission.candidate_id == cid)
+                .order_by(PortfolioSubmission.number),
+            ),
+        },
         "assessments": assessment_docs,
         "certificates": [_row(c) for c in certificates],
         "events": await _rows(
@@ -219,6 +252,7 @@ async def erase(
         await session.scalars(select(Score).where(Score.assessment_id.in_(assessment_ids)))
     ).all():
         score.remarks = None
+    erased_documents = await _erase_portfolio(session, candidate.id)
 
     revoked: list[str] = []
     for certificate in (
@@ -252,7 +286,12 @@ async def erase(
         "candidate.erase",
         "candidate",
         candidate.id,
-        after={"reason": reason, "erased_fields": changed, "revoked_certificates": revoked},
+        after={
+            "reason": reason,
+            "erased_fields": changed,
+            "revoked_certificates": revoked,
+            "erased_documents": erased_documents,
+        },
     )
     await append_events(
         session,
@@ -271,6 +310,54 @@ async def erase(
         ],
     )
     return revoked
+
+
+async def _erase_portfolio(session: AsyncSession, candidate_id: uuid.UUID) -> int:
+    """Delete the documents' bytes and blank the evidence text, in the draft and in every
+    submitted snapshot; keep ids, competencies, indicator claims, sizes, digests and counts.
+    Returns how many documents lost their bytes."""
+    now = utcnow()
+    documents = list(
+        (
+            await session.scalars(
+                select(PortfolioDocument)
+                .where(
+                    PortfolioDocument.candidate_id == candidate_id,
+                    PortfolioDocument.erased_at.is_(None),
+                )
+                .with_for_update()
+            )
+        ).all()
+    )
+    if documents:
+        await session.execute(
+            delete(DocumentChunk).where(DocumentChunk.document_id.in_([d.id for d in documents]))
+        )
+    for document in documents:
+        document.filename = None
+        document.erased_at = now
+    for evidence in (
+        await session.scalars(
+            select(PortfolioEvidence).where(PortfolioEvidence.candidate_id == candidate_id)
+        )
+    ).all():
+        evidence.title = ERASED
+        evidence.description = None
+    for submission in (
+        await session.scalars(
+            select(PortfolioSubmission).where(PortfolioSubmission.candidate_id == candidate_id)
+        )
+    ).all():
+        submission.entries = [
+            entry
+            | {
+                "title": ERASED,
+                "description": None,
+                "documents": [d | {"filename": None} for d in entry["documents"]],
+            }
+            for entry in submission.entries
+        ]
+    return len(documents)
 
 
 async def sweep_retention(session: AsyncSession, retention_days: int) -> int:

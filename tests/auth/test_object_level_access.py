@@ -22,6 +22,8 @@ from app.models import Base
 from tests.assessments.rounds import TO_ASSESSMENT_BY_RPL, move, open_round, score_all
 from tests.factories import auth_headers, make_agency, person
 from tests.orientation.sessions import far_future, session_body
+from tests.portfolios.building import add_entry, upload
+from tests.portfolios.files import pdf_bytes
 
 OBJECT_PARAMETERS = {"candidate_id", "assessment_id", "serial", "subscription_id", "key_id"}
 # Tables written on purpose by any request, whoever makes it.
@@ -69,8 +71,8 @@ def _example_bodies() -> dict[tuple[str, str], Any]:
 
 
 async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[str, str]:
-    """Agency A (DOH): a certified candidate with its assessment and certificate, a webhook
-    subscription of A's, and A's API key."""
+    """Agency A (DOH): a certified candidate with its assessment and certificate, a submitted
+    portfolio with a document, a webhook subscription of A's, and A's API key."""
     await make_agency(session, "DOH")
     doh = await auth_headers(session, Role.agency, "DOH")
     staff = await auth_headers(session, Role.staff)
@@ -96,6 +98,13 @@ async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[
         headers=staff,
     )
     assert orientation.status_code == 201, orientation.text
+    entries = [
+        await add_entry(client, session, staff, cid, code) for code in assessment["competencies"]
+    ]
+    document = await upload(client, staff, cid, entries[0]["id"], pdf_bytes())
+    assert document.status_code == 201, document.text
+    submitted = await client.post(f"/v1/candidates/{cid}/portfolio:submit", headers=staff)
+    assert submitted.status_code == 201, submitted.text
     admin = await auth_headers(session, Role.admin)
     keys = (await client.get("/v1/api-keys", params={"limit": 200}, headers=admin)).json()
     doh_key = next(k for k in keys["items"] if k["agency"] == "DOH")
@@ -113,6 +122,9 @@ async def _agency_a_objects(client: AsyncClient, session: AsyncSession) -> dict[
         # subscription, so any id will do.
         "session_id": orientation.json()["id"],
         "delivery_id": "1",
+        "evidence_id": entries[0]["id"],
+        "document_id": document.json()["id"],
+        "submission_id": submitted.json()["id"],
         "doh": doh["Authorization"],
     }
 

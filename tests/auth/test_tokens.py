@@ -330,7 +330,7 @@ def test_settings_refuse_token_keys_without_issuer_and_audience(tmp_path: Path) 
         Settings(_env_file=None, jwt_public_key_file=tmp_path / "idp.pem")  # type: ignore[call-arg]
 
 
-def test_a_candidate_is_admitted_to_its_own_record_and_self_assessment_only() -> None:
+def test_a_candidate_is_admitted_to_its_own_record_self_assessment_and_portfolio_only() -> None:
     admitted = {
         (access.method, access.path)
         for access in route_roles()
@@ -354,4 +354,19 @@ def test_a_candidate_is_admitted_to_its_own_record_and_self_assessment_only() ->
         # Their own progress (tests/progress).
         ("GET", "/v1/candidates/{candidate_id}/progress"),
         ("GET", "/v1/candidates/{candidate_id}/acceptance-notice"),
+        ("GET", "/v1/candidates/{candidate_id}/portfolio"),
+        ("POST", "/v1/candidates/{candidate_id}/portfolio/evidence"),
+        ("PATCH", "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}"),
+        ("DELETE", "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}"),
+        ("POST", "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents"),
+        (
+            "GET",
+            "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents/{document_id}",
+        ),
+        (
+            "DELETE",
+            "/v1/candidates/{candidate_id}/portfolio/evidence/{evidence_id}/documents/{document_id}",
+        ),
+        ("POST", "/v1/candidates/{candidate_id}/portfolio:submit"),
+        ("GET", "/v1/candidates/{candidate_id}/portfolio/submissions/{submission_id}"),
     }
