@@ -239,10 +239,8 @@ class _Check:
         self, value: dict[str, Any], schema: Schema, location: Location, depth: int
     ) -> None:
         properties = schema.get("properties") or {}
-        for name in schema.get("required") or ():
-            if name not in value:
-                # Said here too, so that a refusal lists every field, as pydantic's would.
-                self.fail((*location, name), "Field required")
+        # Missing required fields are left to the route's own validation, which lists them with
+        # every other problem of the body (a refusal here would hide those).
         extra = schema.get("additionalProperties")
         clean = self.clean_text
         for key, item in value.items():
@@ -351,6 +349,8 @@ def _parameter_values(request: Request, parameter: Schema) -> Iterator[tuple[Loc
             yield ("query", name), value
     elif where == "path" and name in request.path_params:
         yield ("path", name), request.path_params[name]
+    elif where == "header" and name in request.headers:
+        yield ("header", name), request.headers[name]
 
 
 def _check_parameter(check: _Check, location: Location, value: Any, schema: Schema) -> None:

@@ -207,3 +207,17 @@ async def test_who_may_not_call_the_operation_hears_that_before_anything_about_i
     hostile = person(given_name="\x00")
     assert (await client.post("/v1/candidates", json=hostile)).status_code == 401
     assert (await client.post("/v1/candidates", json=hostile, headers=reader)).status_code == 403
+
+
+async def test_a_header_parameter_over_its_bound_is_a_422_naming_it(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    # Found by schemathesis: an `If-Match` longer than the contract allows was answered 412.
+    candidate_id, staff = await _registered(client, session)
+    response = await client.patch(
+        f"/v1/candidates/{candidate_id}",
+        json={"email": "maria.santos@example.gov.ph"},
+        headers=staff | {"If-Match": '"' + "0" * 5000 + '"'},
+    )
+    assert response.status_code == 422, response.text
+    assert _fields(response) == ["header.if-match"]
