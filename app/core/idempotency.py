@@ -146,19 +146,39 @@ class IdempotencyMiddleware:
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
 
+        held: list[Message] = []
+        finished = False
+
         async def capture(message: Message) -> None:
-            nonlocal status, headers
+            nonlocal status, headers, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
+                held.append(message)
+                return
+            if message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                held.append(message)
+                if not message.get("more_body", False):
+                    # Stored before the client hears it: an answer a client has seen is always
+                    # replayed, even if the process dies right after sending it.
+                    await self._finish(
+                        sessionmaker, caller, key, owner, status, headers, b"".join(chunks)
+                    )
+                    finished = True
+                    for held_message in held:
+                        await send(held_message)
+                    held.clear()
+                return
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            await self._finish(sessionmaker, caller, key, owner, status, headers, b"".join(chunks))
+            if not finished:
+                await self._finish(
+                    sessionmaker, caller, key, owner, status, headers, b"".join(chunks)
+                )
 
     async def _claim(
         self,

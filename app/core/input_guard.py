@@ -61,6 +61,8 @@ _JSON_TYPE_NAMES = {
     "object": "an object",
 }
 
+REQUIRED = "Field required"
+
 
 def unstorable_reason(text: str) -> str | None:
     """Why ``text`` cannot be taken as it is, or None when it can."""
@@ -239,8 +241,10 @@ class _Check:
         self, value: dict[str, Any], schema: Schema, location: Location, depth: int
     ) -> None:
         properties = schema.get("properties") or {}
-        # Missing required fields are left to the route's own validation, which lists them with
-        # every other problem of the body (a refusal here would hide those).
+        for name in schema.get("required") or ():
+            if name not in value:
+                # Said here too, so that a refusal lists every field, as pydantic's would.
+                self.fail((*location, name), REQUIRED)
         extra = schema.get("additionalProperties")
         clean = self.clean_text
         for key, item in value.items():
@@ -399,7 +403,9 @@ async def check_input(request: Request) -> None:
                     _check_parameter(check, location, value, parameter.get("schema") or {})
             if operation.body_media_types:
                 await _check_body(request, route, operation, check)
-        if check.errors:
+        # Only missing fields: the route's own validation says so, with every other problem of
+        # the body that this guard does not look for (a refusal here would hide those).
+        if check.errors and any(e.message != REQUIRED for e in check.errors):
             raise UnprocessableEntity(
                 f"{len(check.errors)} field(s) failed validation.", errors=check.errors
             )
