@@ -13,6 +13,7 @@ from app.core.errors import NotFound, problem_responses
 from app.core.http_cache import cached_response, strong_etag
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.frameworks import catalogue
+from app.frameworks.case.provider import CaseIndex, ProviderIndex
 from app.frameworks.diff import diff_versions
 from app.frameworks.published import IndicatorFilter, PublishedIndex, PublishedIndicators
 from app.frameworks.schemas import (
@@ -73,6 +74,7 @@ def _forget_current(
     slug: str,
     current: catalogue.CurrentDocuments,
     published: PublishedIndicators,
+    case_index: ProviderIndex,
 ) -> None:
     """Which version is current changes: forget it now, and again once the change is committed
     (a read between the two would otherwise remember the old answer for the cache's lifetime)."""
@@ -80,6 +82,7 @@ def _forget_current(
     def forget(*_: object) -> None:
         current.forget(slug)
         published.forget_current()
+        case_index.forget()
 
     forget()
     event.listen(session.sync_session, "after_commit", forget, once=True)
@@ -384,10 +387,11 @@ async def publish_version(
     caller: Staff,
     current: CurrentDocuments,
     published: PublishedIndex,
+    case_index: CaseIndex,
 ) -> VersionSummary:
     """The draft becomes published and, being the newest, the framework's current version.
     From now on it never changes."""
-    _forget_current(session, slug, current, published)
+    _forget_current(session, slug, current, published, case_index)
     ref = await set_status(
         session, await get_version(session, slug, version), "published", actor=caller
     )
@@ -406,10 +410,11 @@ async def retire_version(
     caller: Staff,
     current: CurrentDocuments,
     published: PublishedIndex,
+    case_index: CaseIndex,
 ) -> VersionSummary:
     """A retired version stays readable (assessments pinned to it still resolve) but is no
     longer the current version."""
-    _forget_current(session, slug, current, published)
+    _forget_current(session, slug, current, published, case_index)
     ref = await set_status(
         session, await get_version(session, slug, version), "retired", actor=caller
     )

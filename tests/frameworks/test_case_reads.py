@@ -68,11 +68,12 @@ async def test_cached_answers_are_the_freshly_built_bytes_for_every_bundled_vers
 ) -> None:
     base = settings.public_root
     answers = await _fresh(session, slug, version, base)
+    index = provider.ProviderIndex(settings.framework_cache_seconds)
     checked = 0
     for operation, by_id in answers.items():
         for identifier, payload in by_id.items():
-            first = await provider.served(session, operation, identifier, base_url=base)
-            again = await provider.served(session, operation, identifier, base_url=base)
+            first = await provider.served(index, session, operation, identifier, base_url=base)
+            again = await provider.served(index, session, operation, identifier, base_url=base)
             assert first.body == _encode(payload), (operation, identifier)
             assert again is first  # built once per version and process
             checked += 1
@@ -117,7 +118,7 @@ async def _document_id(client: AsyncClient, slug: str, version: str) -> str:
 
 
 async def test_last_change_is_the_publish_time_across_requests_restarts_and_retirement(
-    client: AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, session: AsyncSession, app: FastAPI, settings: Settings
 ) -> None:
     ref = await get_version(session, *UK)
     assert ref.version.published_at is not None
@@ -128,7 +129,7 @@ async def test_last_change_is_the_publish_time_across_requests_restarts_and_reti
     assert stamps == {published}
 
     # A new process (a restart) builds the same bytes.
-    monkeypatch.setattr(provider, "_index", provider.ProviderIndex())
+    app.state.case_index = provider.ProviderIndex(settings.framework_cache_seconds)
     restarted = await client.get(f"{CASE}/CFPackages/{document_id}")
     assert restarted.content == before.content
     assert restarted.headers["etag"] == before.headers["etag"]

@@ -1,20 +1,25 @@
 """The CASE 1.1 provider's reads: published and retired versions, found by CASE identifier.
 
 CASE identifiers are derived (``writer.py``), not stored, so finding the version behind an
-identifier takes an index. Each process keeps one, and with it every public version's objects
-as the binding serves them, each encoded once (bytes and a strong ETag) the first time it is
-asked for. Public content never changes; retiring changes the status and an end date only, so a
-version is rebuilt when its status or retirement date differ from the indexed ones. Each lookup
-compares them with the database (one small query) and builds what is new or changed. Drafts are
-never here: they are not served by the binding.
+identifier takes an index. Each process keeps one (on ``app.state``), and with it every public
+version's objects as the binding serves them, each encoded once (bytes and a strong ETag) the
+first time it is asked for. Public content never changes; retiring changes the status and an
+end date only, so a version is rebuilt when its status or retirement date differ from the
+indexed ones. Which versions are public, and in which state, is asked of the database (one
+small query) at most once per ``CPRO_FRAMEWORK_CACHE_SECONDS``; a publish or retire in this
+process forgets that at once. While the index is fresh, ``app.frameworks.fast_read`` answers
+single-object reads from it before routing. Drafts are never here: the binding does not serve
+them.
 """
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +27,7 @@ from app.core.errors import NotFound
 from app.core.http_cache import strong_etag
 from app.frameworks import catalogue
 from app.frameworks.case import writer
+from app.frameworks.case.vocabulary import CASE_PATH, CASE_V1P0_PATH, RESOLVER_PATH
 from app.frameworks.models import Framework, FrameworkVersion
 from app.frameworks.schemas import FrameworkVersionOut
 from app.frameworks.service import VersionRef
@@ -51,6 +57,8 @@ _SINGULAR = {
 
 # An operation of CASE 1.0 (``v1p0/CFDocuments``): the 1.1 answer without what 1.1 added.
 V1P0 = "v1p0/"
+# CASE 1.0's own single-object reads; its others redirect to 1.1 (``v1p0.py``).
+V1P0_OPERATIONS = ("CFDocuments", "CFPackages")
 
 
 def as_v1p0(payload: Json) -> Json:
@@ -160,22 +168,46 @@ class PublicVersion:
 
 
 class ProviderIndex:
-    """The public versions of this process, by version id and by CASE identifier."""
+    """The public versions of this process, by version id and by CASE identifier; which ones
+    are public is taken as known for ``ttl`` seconds after the database was last asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
         self.base_url: str | None = None
         self.versions: dict[uuid.UUID, PublicVersion] = {}
         self.by_identifier: dict[str, uuid.UUID] = {}
+        self._known_until = 0.0
+
+    def fresh(self, base_url: str) -> bool:
+        return base_url == self.base_url and time.monotonic() < self._known_until
+
+    def forget(self) -> None:
+        """A version was published or retired here: ask the database on the next read."""
+        self._known_until = 0.0
+
+    def answer_if_fresh(self, operation: str, identifier: str, base_url: str) -> Served | None:
+        """What ``operation`` answers for ``identifier`` (a lower-case UUID) when the index
+        needs no refresh and has it; None when only the route can tell."""
+        if not self.fresh(base_url):
+            return None
+        version_id = self.by_identifier.get(identifier)
+        if version_id is None:
+            return None
+        return self.versions[version_id].served(operation, identifier)
 
     def _drop(self, version_id: uuid.UUID) -> None:
         for identifier in self.versions.pop(version_id).objects:
             self.by_identifier.pop(identifier, None)
 
     async def refresh(self, session: AsyncSession, base_url: str) -> None:
+        if self.fresh(base_url):
+            return
         if base_url != self.base_url:
             self.versions.clear()
             self.by_identifier.clear()
             self.base_url = base_url
+        # Taken before the query: a publish committed while it runs is seen within ttl.
+        known_until = time.monotonic() + self.ttl
         rows = await session.execute(
             select(FrameworkVersion.id, FrameworkVersion.status, FrameworkVersion.retired_at).where(
                 FrameworkVersion.status.in_(PUBLIC)
@@ -189,8 +221,11 @@ class ProviderIndex:
             for version_id, state in public.items()
             if version_id not in self.versions or self.versions[version_id].state != state
         }
-        if not stale:
-            return
+        if stale:
+            await self._build(session, stale, base_url)
+        self._known_until = known_until
+
+    async def _build(self, session: AsyncSession, stale: set[uuid.UUID], base_url: str) -> None:
         found = await session.execute(
             select(Framework, FrameworkVersion)
             .join(FrameworkVersion, FrameworkVersion.framework_id == Framework.id)
@@ -209,7 +244,41 @@ class ProviderIndex:
         return sorted(self.versions.values(), key=lambda version: version.order)
 
 
-_index = ProviderIndex()
+# Request paths of single-object reads, by the operation that answers them.
+_OPERATIONS_BY_PREFIX = {
+    **{f"{CASE_PATH}/{operation}/": operation for operation in _SINGULAR if operation != RESOLVER},
+    **{f"{CASE_V1P0_PATH}/{operation}/": V1P0 + operation for operation in V1P0_OPERATIONS},
+    f"{RESOLVER_PATH}/": RESOLVER,
+}
+
+
+def single_read(path: str) -> tuple[str, str] | None:
+    """(operation, identifier) when ``path`` reads one object by a lower-case UUID."""
+    prefix, slash, identifier = path.rpartition("/")
+    operation = _OPERATIONS_BY_PREFIX.get(prefix + slash)
+    if operation is None or len(identifier) != 36:
+        return None
+    try:
+        if str(uuid.UUID(identifier)) != identifier:
+            return None
+    except ValueError:
+        return None
+    return operation, identifier
+
+
+def _index_of(request: Request) -> ProviderIndex:
+    return index_of(request.app.state)
+
+
+def index_of(state: Any) -> ProviderIndex:
+    """The process's index, kept on ``app.state``."""
+    index: ProviderIndex | None = getattr(state, "case_index", None)
+    if index is None:
+        index = state.case_index = ProviderIndex(state.settings.framework_cache_seconds)
+    return index
+
+
+CaseIndex = Annotated[ProviderIndex, Depends(_index_of)]
 
 
 def as_identifier(sourced_id: str) -> str:
@@ -221,22 +290,22 @@ def as_identifier(sourced_id: str) -> str:
 
 
 async def served(
-    session: AsyncSession, operation: str, sourced_id: str, *, base_url: str
+    index: ProviderIndex, session: AsyncSession, operation: str, sourced_id: str, *, base_url: str
 ) -> Served:
     """The encoded answer of ``operation`` (a collection of the binding, or ``uri``) for
     ``sourced_id``; a package's identifier is its CFDocument's. Unknown: 404 ``unknownobject``."""
     identifier = as_identifier(sourced_id)
-    await _index.refresh(session, base_url)
-    version_id = _index.by_identifier.get(identifier)
+    await index.refresh(session, base_url)
+    version_id = index.by_identifier.get(identifier)
     if version_id is not None:
-        answer = _index.versions[version_id].served(operation, identifier)
+        answer = index.versions[version_id].served(operation, identifier)
         if answer is not None:
             return answer
     what = _SINGULAR[operation.removeprefix(V1P0)]
     raise NotFound(f"No {what} {identifier}.", imsx_code_minor="unknownobject")
 
 
-async def cf_documents(session: AsyncSession, *, base_url: str) -> list[Json]:
+async def cf_documents(index: ProviderIndex, session: AsyncSession, *, base_url: str) -> list[Json]:
     """The CFDocument of every public version, as the binding serves it alone."""
-    await _index.refresh(session, base_url)
-    return [version.document for version in _index.ordered()]
+    await index.refresh(session, base_url)
+    return [version.document for version in index.ordered()]

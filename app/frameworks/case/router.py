@@ -215,14 +215,22 @@ def respond(request: Request, served: Served, headers: dict[str, str] | None = N
 
 
 async def _one(request: Request, session: Session, operation: str, sourced_id: str) -> Response:
-    served = await provider.served(session, operation, sourced_id, base_url=public_root_of(request))
+    served = await provider.served(
+        provider.index_of(request.app.state),
+        session,
+        operation,
+        sourced_id,
+        base_url=public_root_of(request),
+    )
     return respond(request, served)
 
 
 async def list_documents(
     request: Request, session: Session, selection: query.DocumentQuery
 ) -> tuple[list[dict[str, Any]], int]:
-    documents = await provider.cf_documents(session, base_url=public_root_of(request))
+    documents = await provider.cf_documents(
+        provider.index_of(request.app.state), session, base_url=public_root_of(request)
+    )
     return query.select_documents(documents, selection)
 
 

@@ -86,7 +86,11 @@ async def _one_v1p0(
     request: Request, session: Session, operation: str, sourced_id: str
 ) -> Response:
     served = await provider.served(
-        session, V1P0 + operation, sourced_id, base_url=public_root_of(request)
+        provider.index_of(request.app.state),
+        session,
+        V1P0 + operation,
+        sourced_id,
+        base_url=public_root_of(request),
     )
     return respond(request, served)
 
