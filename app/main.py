@@ -198,6 +198,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         license_info={"name": "Proprietary - Civil Service Commission"},
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
         # Served by install_docs from app/static, not from a CDN.
         docs_url=None,
         redoc_url=None,

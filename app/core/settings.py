@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     """How long a process serves a framework's current version without asking the database. A
     publish or retire shows at once in the process that did it, in others within this time."""
 
+    opentelemetry: bool = False
+    """FastAPI's own OpenTelemetry spans, metrics and logs, for an operator who configures an
+    OpenTelemetry SDK. Off by default: the service's access log and Prometheus metrics cover
+    every request, and looking for a configured provider costs each request several
+    microseconds."""
+
     db_pool_size: int = 10
     db_statement_timeout_ms: int = 15_000
 
