@@ -2,17 +2,18 @@
 round's result, the certificate it issued, then the candidate's moves. Ids, counts and codes
 only: never a name."""
 
+import uuid
 from collections.abc import Sequence
 
-from app.assessments.models import Assessment
-from app.candidates.models import Candidate
-from app.candidates.service import Step
+from app.candidates.service import Movable, Step
 from app.integrations.feed import Event
 
 
 def release_events(
-    candidate: Candidate,
-    assessment: Assessment,
+    candidate: Movable,
+    assessment_id: uuid.UUID,
+    kind: str,
+    outcome: str,
     passed_count: int,
     certificate_serial: str | None,
     steps: Sequence[Step],
@@ -24,9 +25,9 @@ def release_events(
             candidate.id,
             candidate.agency_code,
             {
-                "assessment_id": str(assessment.id),
-                "kind": assessment.kind,
-                "outcome": assessment.outcome,
+                "assessment_id": str(assessment_id),
+                "kind": kind,
+                "outcome": outcome,
                 "passed_count": passed_count,
             },
         )
@@ -37,7 +38,7 @@ def release_events(
                 "certificate.issued",
                 candidate.id,
                 candidate.agency_code,
-                {"serial": certificate_serial, "assessment_id": str(assessment.id)},
+                {"serial": certificate_serial, "assessment_id": str(assessment_id)},
             )
         )
     return events + [step.event for step in steps]

@@ -1,25 +1,27 @@
 """Releasing results: one round or a cohort's thousand, with the same checks.
 
 A cohort is released at once after the panel meets, so the work is set-based: the rounds,
-their candidates, policies, scores and competency names are read in one statement each, the
-rules run in memory, and the history, audit entries, certificates and feed events are written
-in a few multi-row statements. Rounds are locked in id order and then their candidates in id
-order, so two overlapping releases wait for each other instead of deadlocking.
+their candidates, policies, scores and competency names are read in one statement each (as
+rows: entities cost more to load and to flush than the rules take to run), the rules run in
+memory, and the rounds' and candidates' new state, the history, audit entries, certificates
+and feed events are written in one statement each. Rounds are locked in id order and then
+their candidates in id order, so two overlapping releases wait for each other instead of
+deadlocking.
 """
 
 import asyncio
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import ARRAY, Table, Uuid, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.util import identity_key
 
 from app.assessments import rules
 from app.assessments.events import release_events
@@ -33,10 +35,11 @@ from app.candidates.models import Candidate
 from app.candidates.state import Status, Track
 from app.certificates.models import Certificate
 from app.certificates.status_list import allocate_positions
+from app.core import bulk
 from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound, ProblemError
 from app.frameworks.models import Competency
-from app.integrations.feed import Event
+from app.integrations.feed import Event, append_events
 
 NEXT_STATUS = {
     rules.Outcome.certified: Status.certified,
@@ -45,12 +48,26 @@ NEXT_STATUS = {
 }
 
 
-def new_serial() -> str:
-    # 80 random bits in Crockford-like base32, grouped for reading aloud: unguessable, unique.
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    value = secrets.randbits(80)
-    chars = "".join(alphabet[(value >> (5 * i)) & 31] for i in range(16))
+_SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def serial_of(value: int) -> str:
+    """80 random bits in Crockford-like base32, grouped for reading aloud."""
+    chars = "".join(_SERIAL_ALPHABET[(value >> (5 * i)) & 31] for i in range(16))
     return f"CPRO-{chars[:4]}-{chars[4:8]}-{chars[8:12]}-{chars[12:]}"
+
+
+def new_serials() -> Iterator[str]:
+    """Certificate serials, unguessable and unique: the random bits drawn from the operating
+    system a few hundred certificates at a time (one system call each, not one a serial)."""
+    while True:
+        pool = secrets.token_bytes(10 * 256)
+        for start in range(0, len(pool), 10):
+            yield serial_of(int.from_bytes(pool[start : start + 10]))
+
+
+def new_serial() -> str:
+    return next(new_serials())
 
 
 @dataclass
@@ -58,39 +75,91 @@ class Release:
     """What happened to one requested round."""
 
     assessment_id: uuid.UUID
-    assessment: Assessment | None = None
+    outcome: str | None = None
+    """The round's result (``rules.Outcome``), released now or before."""
     certificate_serial: str | None = None
     already_released: bool = False
     problem: ProblemError | None = None
 
 
-class _Score(NamedTuple):
-    competency: str
-    instrument: rules.Instrument
-    value: Decimal
+# Only what the release reads: rows, not entities (see the module's docstring).
+_ROUND_COLUMNS = (
+    Assessment.id,
+    Assessment.candidate_id,
+    Assessment.kind,
+    Assessment.framework_version_id,
+    Assessment.policy_id,
+    Assessment.competencies,
+    Assessment.failed_before,
+    Assessment.portfolio_submission_id,
+    Assessment.released_at,
+    Assessment.outcome,
+)
+_CANDIDATE_COLUMNS = (
+    Candidate.id,
+    Candidate.agency_code,
+    Candidate.external_id,
+    Candidate.given_name,
+    Candidate.family_name,
+    Candidate.track,
+    Candidate.status,
+    Candidate.supplemental_deadline,
+    Candidate.reenrollment_tracks,
+    Candidate.version,
+    Candidate.updated_at,
+)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A candidate as read for its release (``_CANDIDATE_COLUMNS``, in order), moved in memory
+    and written back with one statement for the cohort."""
+
+    id: uuid.UUID
+    agency_code: str | None
+    external_id: str | None
+    given_name: str
+    family_name: str
+    track: str | None
+    status: str
+    supplemental_deadline: date | None
+    reenrollment_tracks: list[str] | None
+    version: int
+    updated_at: datetime
+
+
+def _ids(name: str, values: Sequence[uuid.UUID]) -> Any:
+    # One array parameter, not one placeholder per id: the statement is the same for any count.
+    return any_(bindparam(name, list(values), type_=ARRAY(Uuid())))
 
 
 @dataclass
 class _Loaded:
-    assessments: dict[uuid.UUID, Assessment]
-    candidates: dict[uuid.UUID, Candidate]
+    # Rows of _ROUND_COLUMNS, _CANDIDATE_COLUMNS, (round, competency, instrument, score) and
+    # (version, code, name).
+    rounds: dict[uuid.UUID, Any]
+    candidates: Sequence[Any]
     policies: dict[uuid.UUID, AssessmentPolicy]
-    scores: dict[uuid.UUID, list[_Score]]
-    names: dict[uuid.UUID, dict[str, str]]
+    scores: Sequence[Any]
+    names: Sequence[Any]
 
 
 async def _load(session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]) -> _Loaded:
-    statement = visible_assessments(select(Assessment).where(Assessment.id.in_(ids)), caller)
+    # Rows through the session's connection: the ORM's result handling costs per row, and a
+    # cohort has fifteen scores a round.
+    connection = await session.connection()
+    statement = visible_assessments(
+        select(*_ROUND_COLUMNS).where(Assessment.id == _ids("ids", ids)), caller
+    )
     found = (
-        await session.scalars(statement.order_by(Assessment.id).with_for_update(of=Assessment))
+        await connection.execute(statement.order_by(Assessment.id).with_for_update(of=Assessment))
     ).all()
-    assessments = {a.id: a for a in found}
-    open_rounds = [a for a in found if a.released_at is None]
-    candidate_ids = sorted({a.candidate_id for a in open_rounds})
+    open_rounds = [r for r in found if r.released_at is None]
+    candidate_ids = sorted({r.candidate_id for r in open_rounds})
     people = (
-        await session.scalars(
-            select(Candidate)
-            .where(Candidate.id.in_(candidate_ids))
+        await connection.execute(
+            select(*_CANDIDATE_COLUMNS)
+            .where(Candidate.id == _ids("ids", candidate_ids))
             .order_by(Candidate.id)
             .with_for_update()
         )
@@ -98,43 +167,44 @@ async def _load(session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID])
     policies = (
         await session.scalars(
             select(AssessmentPolicy).where(
-                AssessmentPolicy.id.in_({a.policy_id for a in open_rounds})
+                AssessmentPolicy.id.in_({r.policy_id for r in open_rounds})
             )
         )
     ).all()
-    # Plain rows, not entities: a cohort has fifteen scores a round, only read here.
-    scores: dict[uuid.UUID, list[_Score]] = defaultdict(list)
-    for assessment_id, competency, instrument, value in await session.execute(
-        select(Score.assessment_id, Score.competency, Score.instrument, Score.score)
-        .where(Score.assessment_id.in_([a.id for a in open_rounds]))
-        .order_by(Score.id)
-    ):
-        scores[assessment_id].append(_Score(competency, rules.Instrument(instrument), value))
-    names: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
-    for version_id, code, name in await session.execute(
-        select(Competency.version_id, Competency.code, Competency.name).where(
-            Competency.version_id.in_({a.framework_version_id for a in open_rounds})
+    scores = (
+        await connection.execute(
+            select(Score.assessment_id, Score.competency, Score.instrument, Score.score)
+            .where(Score.assessment_id == _ids("ids", [r.id for r in open_rounds]))
+            .order_by(Score.id)
         )
-    ):
-        names[version_id][code] = name
+    ).all()
+    names = (
+        await connection.execute(
+            select(Competency.version_id, Competency.code, Competency.name).where(
+                Competency.version_id.in_({r.framework_version_id for r in open_rounds})
+            )
+        )
+    ).all()
     return _Loaded(
-        assessments=assessments,
-        candidates={c.id: c for c in people},
+        rounds={r.id: r for r in found},
+        candidates=people,
         policies={p.id: p for p in policies},
         scores=scores,
         names=names,
     )
 
 
-def _missing_scores(assessment: Assessment, present: list[_Score]) -> ProblemError | None:
-    kind = rules.AssessmentKind(assessment.kind)
-    required = rules.required_scores(
-        kind, assessment.competencies, frozenset(assessment.failed_before)
-    )
-    have = {(s.competency, s.instrument) for s in present}
+_Scores = dict[str, dict[rules.Instrument, Decimal]]
+"""A round's scores: by competency, by instrument."""
+
+
+def _missing_scores(round_: Any, present: _Scores) -> ProblemError | None:
+    kind = rules.AssessmentKind(round_.kind)
+    required = rules.required_scores(kind, round_.competencies, frozenset(round_.failed_before))
+    have = {(code, i) for code, by_instrument in present.items() for i in by_instrument}
     missing = sorted(
         required - have,
-        key=lambda m: (assessment.competencies.index(m[0]), rules.INSTRUMENTS.index(m[1])),
+        key=lambda m: (round_.competencies.index(m[0]), rules.INSTRUMENTS.index(m[1])),
     )
     if not missing:
         return None
@@ -151,17 +221,34 @@ _DECIDED_INLINE = 20
 @dataclass
 class _Decided:
     outcomes: list[Release]
-    steps: list[candidates.Step]
-    entries: list[audit.AuditChange]
+    rounds: bulk.EncodedRows
+    """The released rounds' new columns."""
+    moves: candidates.PreparedMoves
+    audited: audit.PreparedEntries
     certificates: list[dict[str, Any]]
     announcements: list[Event]
+    round_ids: list[uuid.UUID] = field(default_factory=list)
+    moved_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def _decide(
     loaded: _Loaded, ids: Sequence[uuid.UUID], actor: audit.Actor, now: datetime
 ) -> _Decided:
     """Each requested round's outcome, and the rows that record it (nothing written yet)."""
+    scores: dict[uuid.UUID, _Scores] = defaultdict(lambda: defaultdict(dict))
+    instruments = {i.value: i for i in rules.Instrument}
+    for assessment_id, competency, instrument, value in loaded.scores:
+        scores[assessment_id][competency][instruments[instrument]] = value
+    names: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    for version_id, code, name in loaded.names:
+        names[version_id][code] = name
+    people = {row.id: _Candidate(*row) for row in loaded.candidates}
+    policies: dict[uuid.UUID, rules.Policy] = {}
+    serials = new_serials()
+
     outcomes: list[Release] = []
+    released: list[dict[str, Any]] = []
+    moved: dict[uuid.UUID, _Candidate] = {}
     steps: list[candidates.Step] = []
     entries: list[audit.AuditChange] = []
     certificates: list[dict[str, Any]] = []
@@ -170,24 +257,24 @@ def _decide(
     for assessment_id in ids:
         outcome = Release(assessment_id)
         outcomes.append(outcome)
-        assessment = loaded.assessments.get(assessment_id)
-        if assessment is None:
+        round_ = loaded.rounds.get(assessment_id)
+        if round_ is None:
             outcome.problem = NotFound("No assessment with that id.")
             continue
-        outcome.assessment = assessment
+        outcome.outcome = round_.outcome
         if assessment_id in seen:
             outcome.problem = Conflict("This assessment appears twice in the request.")
             continue
         seen.add(assessment_id)
-        if assessment.released_at is not None:
+        if round_.released_at is not None:
             outcome.already_released = True
             continue
-        candidate = loaded.candidates[assessment.candidate_id]
-        present = loaded.scores.get(assessment.id, [])
-        outcome.problem = _missing_scores(assessment, present)
+        candidate = people[round_.candidate_id]
+        present = scores.get(assessment_id, {})
+        outcome.problem = _missing_scores(round_, present)
         if outcome.problem is not None:
             continue
-        kind = rules.AssessmentKind(assessment.kind)
+        kind = rules.AssessmentKind(round_.kind)
         status = candidates.effective_status(candidate)
         if status is not status_for_round(kind):
             outcome.problem = Conflict(
@@ -196,33 +283,39 @@ def _decide(
             )
             continue
 
-        by_competency: dict[str, dict[rules.Instrument, Decimal]] = defaultdict(dict)
-        for s in present:
-            by_competency[s.competency][s.instrument] = s.value
+        policy = policies.get(round_.policy_id)
+        if policy is None:
+            policy = policies[round_.policy_id] = policy_rules(loaded.policies[round_.policy_id])
         result = rules.compute_result(
-            policy_rules(loaded.policies[assessment.policy_id]),
-            assessment.competencies,
-            by_competency,
+            policy,
+            round_.competencies,
+            present,
             kind=kind,
             track=Track(candidate.track or "training"),
             release_date=now.date(),
-            failed_before=frozenset(assessment.failed_before),
+            failed_before=frozenset(round_.failed_before),
         )
-        assessment.released_at = now
-        assessment.outcome = result.outcome.value
-        assessment.result = result_snapshot(
-            result, loaded.names.get(assessment.framework_version_id, {})
-        ) | {
-            "portfolio_submission_id": str(assessment.portfolio_submission_id)
-            if assessment.portfolio_submission_id
-            else None
-        }
+        outcome.outcome = result.outcome.value
+        released.append(
+            {
+                "id": assessment_id,
+                "released_at": now,
+                "outcome": result.outcome.value,
+                "result": result_snapshot(result, names.get(round_.framework_version_id, {}))
+                | {
+                    "portfolio_submission_id": str(round_.portfolio_submission_id)
+                    if round_.portfolio_submission_id
+                    else None
+                },
+            }
+        )
+        moved[candidate.id] = candidate
         steps.append(
             candidates.apply_system_step(
                 candidate,
                 Status.assessed,
                 "assessment released",
-                {"assessment_id": str(assessment.id)},
+                {"assessment_id": str(assessment_id)},
                 actor,
             )
         )
@@ -230,16 +323,12 @@ def _decide(
         candidate.reenrollment_tracks = (
             [t.value for t in result.reenrollment_tracks] if result.reenrollment_tracks else None
         )
-        # Written for every candidate, changed or not, so that the flush sends all the
-        # cohort's candidate rows in one statement rather than one per run of alike rows.
-        flag_modified(candidate, "supplemental_deadline")
-        flag_modified(candidate, "reenrollment_tracks")
         steps.append(
             candidates.apply_system_step(
                 candidate,
                 NEXT_STATUS[result.outcome],
                 f"outcome: {result.outcome.value}",
-                {"assessment_id": str(assessment.id), "passed_count": result.passed_count},
+                {"assessment_id": str(assessment_id), "passed_count": result.passed_count},
                 actor,
             )
         )
@@ -247,17 +336,17 @@ def _decide(
             (
                 "assessment.release",
                 "assessment",
-                assessment.id,
+                assessment_id,
                 None,
-                {"candidate_id": candidate.id, "outcome": assessment.outcome},
+                {"candidate_id": candidate.id, "outcome": result.outcome.value},
             )
         )
         if result.outcome is rules.Outcome.certified:
-            serial = new_serial()
+            serial = next(serials)
             certificate = {
                 "serial": serial,
                 "candidate_id": candidate.id,
-                "assessment_id": assessment.id,
+                "assessment_id": assessment_id,
                 "holder_name": f"{candidate.given_name} {candidate.family_name}",
                 "issued_on": now.date(),
                 "status": "valid",
@@ -275,9 +364,25 @@ def _decide(
                 )
             )
         announcements += release_events(
-            candidate, assessment, result.passed_count, outcome.certificate_serial, steps[-2:]
+            candidate,
+            assessment_id,
+            round_.kind,
+            result.outcome.value,
+            result.passed_count,
+            outcome.certificate_serial,
+            steps[-2:],
         )
-    return _Decided(outcomes, steps, entries, certificates, announcements)
+    return _Decided(
+        outcomes=outcomes,
+        rounds=bulk.encode_rows(released),
+        moves=candidates.prepare_moves(list(moved.values()), steps),
+        # The steps' entries first, then the rounds' and certificates' (as they always were).
+        audited=audit.prepare_many(actor, [s.audit_change for s in steps] + entries),
+        certificates=certificates,
+        announcements=announcements,
+        round_ids=[r["id"] for r in released],
+        moved_ids=list(moved),
+    )
 
 
 async def release_many(
@@ -287,29 +392,47 @@ async def release_many(
     released already, or refused with the problem that stopped it (the others still go)."""
     loaded = await _load(session, caller, ids)
     actor = candidates.actor_of(caller)
-    # Deciding a cohort is pure computation on what was loaded: in a worker thread, the event
-    # loop goes on serving other requests meanwhile (the interpreter hands it the GIL every
-    # few milliseconds) instead of stalling them for the whole cohort.
+    # Deciding a cohort, and encoding the rows that record it, is pure computation on what
+    # was loaded: in a worker thread, the event loop goes on serving other requests meanwhile
+    # (the interpreter hands it the GIL every few milliseconds) instead of stalling them.
     decided = (
         await asyncio.to_thread(_decide, loaded, ids, actor, utcnow())
         if len(ids) > _DECIDED_INLINE
         else _decide(loaded, ids, actor, utcnow())
     )
     outcomes = decided.outcomes
-    steps, entries, certificates = decided.steps, decided.entries, decided.certificates
-    announcements = decided.announcements
     await _serials_of_released_before(session, outcomes)
-    await session.flush()  # the rounds' and candidates' new state, before what refers to it
-    if certificates:
-        # Each certificate's revocation bit, drawn at random among the unused ones.
-        positions = await allocate_positions(session, len(certificates))
-        for certificate, (status_list, status_index) in zip(certificates, positions, strict=True):
-            certificate["status_list"] = status_list
-            certificate["status_index"] = status_index
-        await session.execute(insert(Certificate), certificates)
-    await candidates.write_steps(session, actor, steps, events=announcements)
-    await audit.record_many(session, actor, entries)
+    await bulk.update_rows(session, cast(Table, Assessment.__table__), "id", decided.rounds)
+    await candidates.write_prepared_moves(session, decided.moves)
+    await audit.record_prepared(session, decided.audited)
+    await append_events(session, decided.announcements)
+    if decided.certificates:
+        # Last: drawing positions takes a lock that other releases wait for until commit.
+        await _issue(session, decided.certificates)
+    await _refresh_entities(session, decided.round_ids, decided.moved_ids)
     return outcomes
+
+
+async def _issue(session: AsyncSession, certificates: list[dict[str, Any]]) -> None:
+    # Each certificate's revocation bit, drawn at random among the unused ones.
+    positions = await allocate_positions(session, len(certificates))
+    for certificate, (status_list, status_index) in zip(certificates, positions, strict=True):
+        certificate["status_list"] = status_list
+        certificate["status_index"] = status_index
+    table = cast(Table, Certificate.__table__)
+    await bulk.insert_rows(session, table, bulk.encode_rows(certificates))
+
+
+async def _refresh_entities(
+    session: AsyncSession, round_ids: Sequence[uuid.UUID], candidate_ids: Sequence[uuid.UUID]
+) -> None:
+    """Entities of the rows just written that this session had loaded before (none, in the
+    routes as they are) would read stale: read them again."""
+    for model, row_ids in ((Assessment, round_ids), (Candidate, candidate_ids)):
+        for row_id in row_ids:
+            entity = session.identity_map.get(identity_key(model, row_id))
+            if entity is not None:
+                await session.refresh(entity)
 
 
 async def _serials_of_released_before(session: AsyncSession, outcomes: list[Release]) -> None:

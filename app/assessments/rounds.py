@@ -1,6 +1,8 @@
 """What every assessment round is tied to: who may see it, and the candidate status in which it
 is opened and released."""
 
+from typing import TypeVarTuple
+
 from sqlalchemy import Select
 
 from app.assessments import rules
@@ -18,7 +20,10 @@ def status_for_round(kind: rules.AssessmentKind) -> Status:
     return Status.supplemental_eligible
 
 
-def visible_assessments(statement: Select[Assessment], caller: Caller) -> Select[Assessment]:
+_Columns = TypeVarTuple("_Columns")
+
+
+def visible_assessments(statement: Select[*_Columns], caller: Caller) -> Select[*_Columns]:
     """Narrow ``statement`` to the rounds ``caller`` may see: staff and admin all, an assessor
     the ones assigned to it, an agency its own candidates'; nobody else any."""
     if caller.role is Role.assessor:

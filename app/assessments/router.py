@@ -385,9 +385,7 @@ async def release_assessments(
                 else "already_released"
                 if o.already_released
                 else "released",
-                result=rules.Outcome(o.assessment.outcome)
-                if o.problem is None and o.assessment is not None and o.assessment.outcome
-                else None,
+                result=rules.Outcome(o.outcome) if o.problem is None and o.outcome else None,
                 certificate_serial=o.certificate_serial,
                 problem=o.problem.as_member() if o.problem is not None else None,
             )

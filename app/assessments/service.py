@@ -424,8 +424,10 @@ async def release(session: AsyncSession, caller: Caller, assessment_id: uuid.UUI
         raise outcome.problem
     if outcome.already_released:
         raise Conflict("The assessment is released already.")
-    assert outcome.assessment is not None
-    return outcome.assessment
+    # Released as a row (see ``release_many``): the entity read afterwards has the result.
+    assessment = await session.get(Assessment, assessment_id, populate_existing=True)
+    assert assessment is not None
+    return assessment
 
 
 async def certificate_of(session: AsyncSession, assessment_id: uuid.UUID) -> Certificate | None:

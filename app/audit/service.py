@@ -17,6 +17,7 @@ from sqlalchemy import Select, Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
+from app.core import bulk
 from app.core.logging import request_id_var
 
 
@@ -187,3 +188,22 @@ async def entries_about(session: AsyncSession, entity_ids: Iterable[object]) -> 
             )
         ).all()
     )
+
+
+@dataclass(frozen=True)
+class PreparedEntries:
+    """``record_many``'s rows made ahead, values encoded, as ``record_prepared`` writes them."""
+
+    rows: bulk.EncodedRows
+
+
+def prepare_many(actor: Identified | None, entries: Iterable[AuditChange]) -> PreparedEntries:
+    """The rows of ``entries`` (in order), encoded: pure work, so that a cohort's thousands
+    can be made in a worker thread (the request id is the calling context's)."""
+    rows = [_row(actor, *entry) for entry in entries]
+    return PreparedEntries(bulk.encode_rows(rows))
+
+
+async def record_prepared(session: AsyncSession, prepared: PreparedEntries) -> None:
+    """``record_many`` for entries made by ``prepare_many``: one set-based statement."""
+    await bulk.insert_rows(session, cast(Table, AuditEntry.__table__), prepared.rows)

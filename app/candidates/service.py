@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from app.candidates.schemas import (
     CandidatePatch,
 )
 from app.candidates.state import OUTCOMES, STEP_DATA, Status, Track, staff_next, system_may
+from app.core import bulk
 from app.core.database import utcnow
 from app.core.errors import (
     Conflict,
@@ -84,7 +85,22 @@ def etag_of(candidate: Candidate) -> str:
     return f'"{candidate.id}.{candidate.version}"'
 
 
-def effective_status(candidate: Candidate, today: date | None = None) -> Status:
+class Movable(Protocol):
+    """What a move reads and changes in a candidate: a ``Candidate`` entity, or a candidate
+    read as a row (a cohort's release writes a thousand with one statement, not a flush)."""
+
+    id: uuid.UUID
+    agency_code: str | None
+    external_id: str | None
+    track: str | None
+    status: str
+    supplemental_deadline: date | None
+    reenrollment_tracks: list[str] | None
+    version: int
+    updated_at: datetime
+
+
+def effective_status(candidate: Movable, today: date | None = None) -> Status:
     """The status as of now: a supplemental chance is forfeited the day after its deadline,
     whether or not the sweep has written that down yet."""
     status = Status(candidate.status)
@@ -595,7 +611,7 @@ class Step:
 
 
 def apply_step(
-    candidate: Candidate,
+    candidate: Movable,
     current: Status,
     target: Status,
     reason: str,
@@ -643,7 +659,7 @@ def apply_step(
 
 
 def apply_system_step(
-    candidate: Candidate, target: Status, reason: str, data: dict[str, Any], actor: Actor
+    candidate: Movable, target: Status, reason: str, data: dict[str, Any], actor: Actor
 ) -> Step:
     """A move the service makes itself (releasing results): checked against the stored status."""
     current = Status(candidate.status)
@@ -861,3 +877,41 @@ async def record_lapsed_supplementals(session: AsyncSession) -> int:
             system=True,
         )
     return len(lapsed)
+
+
+# What a move changes in the candidate's row (``apply_step``), and what a release sets with it.
+_MOVED_COLUMNS = (
+    "status",
+    "track",
+    "version",
+    "updated_at",
+    "supplemental_deadline",
+    "reenrollment_tracks",
+)
+
+
+@dataclass(frozen=True)
+class PreparedMoves:
+    """Candidates moved by ``apply_system_step`` outside any session (read as rows, not
+    entities), made ready for ``write_prepared_moves``."""
+
+    candidates: bulk.EncodedRows
+    history: bulk.EncodedRows
+
+
+def prepare_moves(moved: Sequence[Movable], steps: Sequence[Step]) -> PreparedMoves:
+    """The new state of each of ``moved`` (each once) and the history rows of ``steps``,
+    encoded: pure work, for a worker thread when a cohort moves a thousand."""
+    return PreparedMoves(
+        candidates=bulk.encode_rows(
+            [{"id": c.id} | {name: getattr(c, name) for name in _MOVED_COLUMNS} for c in moved]
+        ),
+        history=bulk.encode_rows([s.history for s in steps]),
+    )
+
+
+async def write_prepared_moves(session: AsyncSession, prepared: PreparedMoves) -> None:
+    """Store the candidates' new state and their history in two set-based statements (the
+    rows must be locked already; audit entries and events are the caller's to write)."""
+    await bulk.update_rows(session, cast(Table, Candidate.__table__), "id", prepared.candidates)
+    await bulk.insert_rows(session, cast(Table, CandidateTransition.__table__), prepared.history)

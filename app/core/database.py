@@ -57,7 +57,8 @@ def asyncpg_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON as the engine sends JSONB parameters."""
     return pydantic_core.to_json(value).decode()
 
 
@@ -73,7 +74,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # JSONB parameters (results, audit entries, events) encoded by pydantic's Rust encoder:
         # a cohort's release writes thousands of them.
-        json_serializer=_json_text,
+        json_serializer=json_text,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),

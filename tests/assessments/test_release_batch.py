@@ -3,6 +3,7 @@ does for each id, reports each, lets complete rounds go when others are refused,
 on a retry, and costs the same number of statements for 2 rounds as for 12."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from httpx import AsyncClient
@@ -174,3 +175,88 @@ async def test_releasing_12_rounds_costs_the_same_statements_as_2(
         return len(seen)
 
     assert await statements(rounds[:2]) == await statements(rounds[2:])
+
+
+async def test_a_cohort_release_moves_each_candidate_twice_as_one_round_at_a_time_would(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    """The cohort's candidates are written with one set-based statement: each still gains two
+    versions (two steps), a new ETag and updated_at, the outcome's deadline or tracks, and the
+    feed and audit entries carry exactly what the steps did."""
+    staff = await auth_headers(session, Role.staff)
+    await make_agency(session, "DOH")
+    rounds = [
+        await _complete_round(client, staff, n, scores)
+        for n, scores in enumerate(([90] * 5, [90, 90, 90, 10, 10], [10] * 5))
+    ]
+    before = {}
+    for cid, _ in rounds:
+        read = await client.get(f"/v1/candidates/{cid}", headers=staff)
+        before[cid] = (read.json(), read.headers["etag"])
+
+    response = await client.post(
+        URL, json={"assessment_ids": [a["id"] for _, a in rounds]}, headers=staff
+    )
+
+    assert [i["result"] for i in response.json()["items"]] == [
+        "certified",
+        "supplemental",
+        "reenrollment",
+    ]
+    for cid, assessment in rounds:
+        read = await client.get(f"/v1/candidates/{cid}", headers=staff)
+        after, etag = read.json(), read.headers["etag"]
+        old, old_etag = before[cid]
+        assert after["version"] == old["version"] + 2
+        assert etag != old_etag and etag.endswith(f'.{after["version"]}"')
+        assert after["updated_at"] > old["updated_at"]
+        history = (
+            await session.scalars(
+                select(CandidateTransition)
+                .where(CandidateTransition.candidate_id == uuid.UUID(cid))
+                .order_by(CandidateTransition.id)
+            )
+        ).all()
+        assert [h.to_status for h in history[-2:]] == ["assessed", after["status"]]
+        assert history[-2].data == {"assessment_id": assessment["id"]}
+        assert history[-1].at == datetime.fromisoformat(after["updated_at"])
+        versions = (
+            await session.scalars(
+                select(CandidateEvent.data["version"].as_integer())
+                .where(
+                    CandidateEvent.candidate_id == uuid.UUID(cid),
+                    CandidateEvent.type == "candidate.transitioned",
+                )
+                .order_by(CandidateEvent.position)
+            )
+        ).all()
+        assert versions[-2:] == [old["version"] + 1, old["version"] + 2]
+        audited = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.entity_id == cid, AuditEntry.operation == "candidate.transition"
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        assert [a.after for a in audited[-2:]] == [
+            {"status": "assessed"},
+            {"status": after["status"]},
+        ]
+    supplemental = (await client.get(f"/v1/candidates/{rounds[1][0]}", headers=staff)).json()
+    assert supplemental["supplemental_deadline"] is not None
+    reenrolled = (await client.get(f"/v1/candidates/{rounds[2][0]}", headers=staff)).json()
+    assert reenrolled["reenrollment_tracks"] == ["training"]
+    # No "before" for a release: stored as every other entry without one is (JSON null).
+    kinds = (
+        await session.execute(
+            select(AuditEntry.operation, func.jsonb_typeof(AuditEntry.before))
+            .where(
+                AuditEntry.entity_id.in_([a["id"] for _, a in rounds]),
+                AuditEntry.operation == "assessment.release",
+            )
+            .distinct()
+        )
+    ).all()
+    assert kinds == [("assessment.release", "null")]
