@@ -105,10 +105,15 @@ async def copy_candidates(url: str, count: int, *, prefix: str, start: int = 0) 
         await connection.close()
 
 
-async def clone_complete_rounds(url: str, template_id: str, count: int) -> list[str]:
+async def clone_complete_rounds(
+    url: str, template_id: str, count: int, *, external_prefix: str = "REL-"
+) -> list[str]:
     """``count`` copies of the complete round ``template_id``, each with its own candidate
     (ready for assessment, RPL track) and the same required scores, varied per copy so that
-    certified, supplemental and re-enrollment results all occur. Returns the new round ids."""
+    certified, supplemental and re-enrollment results all occur. Returns the new round ids.
+
+    The candidates' external ids start with ``external_prefix``: every caller in one bench run
+    needs its own, since they all land in agency REL."""
     connection = await connect(url)
     try:
         template = await connection.fetchrow(
@@ -131,7 +136,7 @@ async def clone_complete_rounds(url: str, template_id: str, count: int) -> list[
                 (
                     candidate_id,
                     "REL",
-                    f"REL-{n:08d}",
+                    f"{external_prefix}{n:08d}",
                     f"Given{n}",
                     f"Release{n}",
                     f"rel{n}@rel.example",

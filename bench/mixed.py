@@ -26,7 +26,9 @@ async def mixed_load(
         put = await client.put("/v1/agencies/REL", json={"name": "Bench releases"}, headers=admin)
         assert put.status_code in (200, 201)
         template = await scenarios._prepare_round_through_the_api(client, admin, "MIX-TEMPLATE")
-        rounds = await load.clone_complete_rounds(url, template, release_count)
+        rounds = await load.clone_complete_rounds(
+            url, template, release_count, external_prefix="MIXREL-"
+        )
         seen = (await client.get("/v1/candidates", params={"limit": 50}, headers=admin)).json()
         known = [c["id"] for c in seen["items"]]
         assert known
