@@ -234,9 +234,7 @@ async def test_a_cohort_release_moves_each_candidate_twice_as_one_round_at_a_tim
         audited = (
             await session.scalars(
                 select(AuditEntry)
-                .where(
-                    AuditEntry.entity_id == cid, AuditEntry.operation == "candidate.transition"
-                )
+                .where(AuditEntry.entity_id == cid, AuditEntry.operation == "candidate.transition")
                 .order_by(AuditEntry.id)
             )
         ).all()
