@@ -7,6 +7,8 @@ outlives it.
 """
 
 import asyncio
+import io
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.bootstrap import migrate, prepare
 from app.core.database import create_engine, create_sessionmaker, get_session
+from app.core.logging import JsonFormatter
 from app.core.settings import Settings
 from app.main import create_app
 from tests.database import fresh_database
@@ -107,3 +110,17 @@ async def live_client(live_app) -> AsyncIterator[AsyncClient]:  # type: ignore[n
     transport = ASGITransport(app=live_app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def access_log() -> Iterator[io.StringIO]:
+    """The access lines (``cpro.access``) written while the test runs, as JSON text."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("cpro.access")
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)

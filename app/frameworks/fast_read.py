@@ -14,7 +14,6 @@ limits still apply: this runs inside those middlewares.
 
 import re
 import uuid
-from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
@@ -43,11 +42,11 @@ _LIMIT = re.compile(r"[0-9]{1,3}")
 _POLARITIES = frozenset({"positive", "negative"})
 
 
-def _route(path: str, routes: Iterable[BaseRoute] = router.routes) -> BaseRoute:
+def _route(path: str) -> BaseRoute:
     # The route itself, so that logs and metrics name the template as for a routed request.
     return next(
         route
-        for route in routes
+        for route in router.routes
         if isinstance(route, APIRoute) and route.path == path and "GET" in (route.methods or ())
     )
 

@@ -2,26 +2,8 @@
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
-import pytest
 from httpx import AsyncClient
-
-from app.core.logging import JsonFormatter
-
-
-@pytest.fixture
-def access_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("cpro.access")
-    logger.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        logger.removeHandler(handler)
 
 
 async def test_each_request_logs_one_json_line_with_its_request_id(

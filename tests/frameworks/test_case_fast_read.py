@@ -5,7 +5,6 @@ bytes and headers as the routes, no database, and a retire seen at once here and
 import asyncio
 import io
 import json
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.roles import Role
 from app.core.database import get_session
-from app.core.logging import JsonFormatter
 from app.core.settings import Settings
 from tests.factories import auth_headers
 from tests.frameworks.test_published_reads import _other_process
@@ -132,19 +130,15 @@ async def test_keys_query_strings_and_a_stale_index_go_to_the_route(
     assert len(asked) == 1
 
 
-async def test_fast_answers_are_logged_under_the_route_template(client: AsyncClient) -> None:
+async def test_fast_answers_are_logged_under_the_route_template(
+    client: AsyncClient, access_log: io.StringIO
+) -> None:
     path = (await _single_reads(client))[1]
     await client.get(path)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("cpro.access")
-    logger.addHandler(handler)
-    try:
-        await client.get(path)
-    finally:
-        logger.removeHandler(handler)
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    access_log.seek(0)
+    access_log.truncate()  # only the line of the next request
+    await client.get(path)
+    (line,) = [json.loads(x) for x in access_log.getvalue().splitlines()]
     assert line["route"] == "/ims/case/v1p1/CFPackages/{sourcedId}" and line["status"] == 200
 
 

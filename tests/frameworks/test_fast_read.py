@@ -2,14 +2,12 @@
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from httpx import AsyncClient
 
 from app.core.database import get_session
-from app.core.logging import JsonFormatter
 
 CSC = "/v1/frameworks/csc-leadership-competencies"
 VOLATILE = {"x-request-id", "date"}
@@ -46,18 +44,14 @@ async def test_callers_with_a_key_still_go_through_the_route(client: AsyncClient
     assert (await client.get("/v1/frameworks/no-such-framework")).status_code == 404
 
 
-async def test_cached_answers_are_logged_under_the_route_template(client: AsyncClient) -> None:
+async def test_cached_answers_are_logged_under_the_route_template(
+    client: AsyncClient, access_log: io.StringIO
+) -> None:
     await client.get(CSC)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("cpro.access")
-    logger.addHandler(handler)
-    try:
-        await client.get(CSC)
-    finally:
-        logger.removeHandler(handler)
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    access_log.seek(0)
+    access_log.truncate()  # only the line of the next request
+    await client.get(CSC)
+    (line,) = [json.loads(x) for x in access_log.getvalue().splitlines()]
     assert line["route"] == "/v1/frameworks/{slug}" and line["status"] == 200
 
 
@@ -121,16 +115,12 @@ async def test_searches_the_route_must_judge_still_reach_it(client: AsyncClient)
     assert refused.status_code == 401
 
 
-async def test_kept_searches_are_logged_under_the_route_template(client: AsyncClient) -> None:
+async def test_kept_searches_are_logged_under_the_route_template(
+    client: AsyncClient, access_log: io.StringIO
+) -> None:
     await client.get("/v1/indicators?q=coaching")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("cpro.access")
-    logger.addHandler(handler)
-    try:
-        await client.get("/v1/indicators?q=coaching")
-    finally:
-        logger.removeHandler(handler)
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    access_log.seek(0)
+    access_log.truncate()  # only the line of the next request
+    await client.get("/v1/indicators?q=coaching")
+    (line,) = [json.loads(x) for x in access_log.getvalue().splitlines()]
     assert line["route"] == "/v1/indicators" and line["status"] == 200
