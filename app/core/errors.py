@@ -258,15 +258,13 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _outage_response(request, exc)
     request_id = getattr(request.state, "request_id", None)
     logger.exception("unhandled error", extra={"request_id": request_id})
-    # This response leaves through Starlette's outermost middleware, past the one that adds the
-    # request id header to every other response, so it carries the header itself.
+    # The X-Request-ID header is added on the way out, as to every response (app.core.telemetry).
     return problem_response(
         request,
         status=500,
         slug="internal-error",
         title="Internal server error",
         detail="An unexpected error occurred; quote the request_id when reporting it.",
-        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 
@@ -306,10 +304,7 @@ def is_database_outage(exc: BaseException) -> bool:
 def _outage_response(request: Request, exc: BaseException) -> JSONResponse:
     # The error's class only: its text may name hosts or sockets.
     logger.warning("database unreachable", extra={"error": type(exc).__name__})
-    request_id = getattr(request.state, "request_id", None)
     headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
-    if request_id:
-        headers["X-Request-ID"] = request_id
     return problem_response(
         request,
         status=503,

@@ -13,7 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
-from app.core.logging import request_id_var
+from app.core.logging import access_line, request_id_var
 
 ACCESS_LOGGER = "cpro.access"
 _ALLOWED_IN_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
@@ -79,14 +79,7 @@ class RequestTelemetryMiddleware:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None)
             metrics.count_request(scope["method"], route or metrics.UNMATCHED, status, seconds)
-            if self.logger.isEnabledFor(logging.INFO):
-                self.logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                    },
-                )
+            access_line(
+                self.logger, request_id, scope["method"], route, status, round(seconds * 1000, 2)
+            )
             request_id_var.reset(token)

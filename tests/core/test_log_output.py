@@ -11,7 +11,7 @@ from typing import TextIO
 
 import pytest
 
-from app.core.logging import FLUSH_SECONDS, configure_logging
+from app.core.logging import FLUSH_SECONDS, JsonFormatter, access_line, configure_logging
 from app.core.telemetry import new_request_id, valid_request_id
 
 
@@ -80,3 +80,77 @@ def test_request_ids_are_32_hex_characters_and_unique() -> None:
     assert all(len(i) == 32 and int(i, 16) >= 0 and valid_request_id(i) for i in ids)
     assert not valid_request_id("bad id") and not valid_request_id("x" * 129)
     assert not valid_request_id("")
+
+
+@pytest.mark.parametrize(
+    ("request_id", "method", "route", "status", "duration_ms"),
+    [
+        ("0123456789abcdef0123456789abcdef", "GET", "/v1/frameworks/{slug}", 200, 0.37),
+        ("from-a-proxy:7.x_y", "POST", None, 422, 12.0),
+        ("r", "DELETE", '/odd/"quoted"/\\route/é', 500, 1234.56),
+        ("r2", "PATCH", "/v1/candidates/{candidate_id}", 304, 1e-05),
+    ],
+)
+def test_an_access_line_written_directly_is_the_line_logging_would_write(
+    stderr_file: tuple[Path, TextIO],
+    monkeypatch: pytest.MonkeyPatch,
+    request_id: str,
+    method: str,
+    route: str | None,
+    status: int,
+    duration_ms: float,
+) -> None:
+    """The configured stream gets, byte for byte, what the formatter makes of the record that
+    ``logger.info`` would have made at the same moment."""
+    path, stream = stderr_file
+    _configure_on(stream, monkeypatch)
+    logger = logging.getLogger("cpro.access")
+    fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
+    moment = 1_796_294_012.034_567
+    monkeypatch.setattr(time, "time", lambda: moment)
+
+    def no_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        raise AssertionError("the line was to be made without a LogRecord")
+
+    monkeypatch.setattr(logger, "makeRecord", no_record)
+    access_line(logger, request_id, method, route, status, duration_ms)
+    monkeypatch.undo()
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+        handler.close()
+    (written,) = path.read_text().splitlines()
+    assert json.loads(written)["time"] == "2026-12-03T10:33:32.034567+00:00"
+    record = logger.makeRecord(
+        logger.name, logging.INFO, "(unknown file)", 0, "request", (), None, extra=fields
+    )
+    record.created = moment
+    record.request_id = request_id
+    expected = JsonFormatter().format(record)
+    assert written == expected
+
+
+def test_access_lines_go_through_logging_when_anything_else_listens(
+    stderr_file: tuple[Path, TextIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, stream = stderr_file
+    _configure_on(stream, monkeypatch)
+    logger = logging.getLogger("cpro.access")
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        access_line(logger, "rid", "GET", "/v1/agencies", 200, 1.5)
+    finally:
+        logger.removeHandler(keep)
+    assert [(r.getMessage(), r.method, r.route, r.status) for r in seen] == [  # type: ignore[attr-defined]
+        ("request", "GET", "/v1/agencies", 200)
+    ]
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+        handler.close()
+    assert [line["route"] for line in _lines(path)] == ["/v1/agencies"]  # and the stream too

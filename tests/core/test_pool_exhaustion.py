@@ -29,6 +29,8 @@ async def test_an_exhausted_pool_is_a_503_with_retry_after_not_a_hang(
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == "urn:cpro:problem:service-unavailable"
         assert int(response.headers["retry-after"]) > 0
+        # Once, and the one the problem names.
+        assert response.headers.get_list("x-request-id") == [response.json()["request_id"]]
         assert waited < 3, waited
         async with AsyncClient(
             transport=ASGITransport(app=app), base_url="http://testserver"

@@ -163,3 +163,41 @@ async def test_events_are_written_at_commit_and_dropped_on_rollback(engine: Asyn
     async with sessions() as reader:
         events = await read_events(reader, after=0, limit=10, agency_code=agency)
     assert [e.data["n"] for e in events] == [2]
+
+
+async def test_a_transactions_events_keep_their_queued_order_and_values(
+    engine: AsyncEngine,
+) -> None:
+    """A cohort's thousands of events go in as one statement: positions must still follow the
+    order they were queued in, and every value must come back as it was given."""
+    import uuid as uuid_
+
+    from app.core.database import create_sessionmaker
+    from app.integrations.feed import Event, append_events, read_events
+
+    agency = "ORDER" + uuid_.uuid4().hex[:6].upper()
+    # Candidate ids in descending order, so that no sort by id could pass for queue order.
+    people = sorted((uuid_.uuid4() for _ in range(300)), reverse=True)
+    queued = [
+        Event(
+            "candidate.status_changed" if n % 2 else "candidate.updated",
+            people[n],
+            agency,
+            {"n": n, "name": "Ñiño Dela Cruz", "nested": {"ok": n % 3 == 0}, "none": None},
+        )
+        for n in range(300)
+    ]
+    sessions = create_sessionmaker(engine)
+    async with sessions() as writer:
+        await writer.execute(text("SELECT 1"))
+        await append_events(writer, queued[:100])
+        await append_events(writer, queued[100:])
+        await writer.commit()
+    async with sessions() as reader:
+        stored = await read_events(reader, after=0, limit=1000, agency_code=agency)
+    assert [(e.type, e.candidate_id, e.agency_code, e.data) for e in stored] == [
+        (e.type, e.candidate_id, e.agency_code, e.data) for e in queued
+    ]
+    positions = [e.position for e in stored]
+    assert positions == sorted(positions) and len(set(positions)) == 300
+    assert len({e.id for e in stored}) == 300
