@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, Text, bindparam, cast, column, func, literal_column, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from app.core.database import json_text
 
@@ -50,6 +51,19 @@ def _field(table: Table, name: str) -> str:
     if isinstance(column_type, JSON | JSONB) and not column_type.none_as_null:
         return f"COALESCE({field}, 'null'::{column_type.compile(dialect=_DIALECT)})"
     return field
+
+
+def recordset(table: Table, columns: Sequence[str]) -> TableValuedAlias:
+    """``json_populate_recordset`` of ``table``'s row type over the bound ``:rows`` (made by
+    ``encode_rows``) as a selectable ``r``, for statements built with SQLAlchemy: ``r.c.NAME``
+    for each of ``columns``, and ``r.c.ordinality``, the row's place in the document."""
+    function = func.json_populate_recordset(
+        literal_column(f"NULL::{_quote(table.name)}"),
+        cast(bindparam("rows", type_=Text()), JSON()),
+    )
+    return function.table_valued(
+        *(column(name, table.c[name].type) for name in columns), with_ordinality="ordinality"
+    ).alias("r")
 
 
 def _source(table: Table) -> str:
