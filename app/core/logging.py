@@ -176,10 +176,14 @@ def access_line(
         or handler.level > logging.INFO
         or root.filters
         or type(handler.formatter) is not JsonFormatter
+        # Records made otherwise (OpenTelemetry's factory adds trace ids) or named otherwise.
+        or logging.getLogRecordFactory() is not logging.LogRecord
+        or logging.getLevelName(logging.INFO) != "INFO"
     ):
         logger.info(
             "request",
             extra={
+                "request_id": request_id,
                 "method": method,
                 "route": route,
                 "status": status,
@@ -187,11 +191,14 @@ def access_line(
             },
         )
         return
-    handler.write_line(
-        handler.formatter.access_text(
-            time.time(), logger.name, request_id, method, route, status, duration_ms
+    formatter = handler.formatter
+    # Under the handler's lock, as a record is formatted: the formatter keeps the second's text.
+    with handler.lock:  # type: ignore[union-attr]
+        handler.write_line(
+            formatter.access_text(
+                time.time(), logger.name, request_id, method, route, status, duration_ms
+            )
         )
-    )
 
 
 class _BufferedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -64,11 +64,15 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "t" in value:
+        if not isinstance(value["t"], str):
+            raise ValueError("a cursor's times are text")
         moment = datetime.fromisoformat(value["t"])
         if moment.tzinfo is None:
             raise ValueError("a cursor's times are UTC")
         return moment
     if isinstance(value, dict) and "u" in value:
+        if not isinstance(value["u"], str):
+            raise ValueError("a cursor's ids are text")
         return UUID(value["u"])
     if isinstance(value, str) and unstorable_reason(value):
         raise ValueError("not a value of any list")

@@ -28,6 +28,10 @@ def _cursor(document: object) -> str:
         ("/v1/frameworks", _cursor({"l": "frameworks", "k": [{"t": "2026-01-01T00:00:00"}]})),
         ("/v1/candidate-events", _cursor({"l": "candidate-events", "k": ["1"]})),
         ("/v1/indicators", _cursor({"l": "indicators", "k": [True]})),
+        # An id or a time that is not text (UUID(1) and fromisoformat(5) raise a TypeError's
+        # cousins the cursor check did not expect).
+        ("/v1/indicators", _cursor({"l": "indicators", "k": [{"u": 1}]})),
+        ("/v1/frameworks", _cursor({"l": "frameworks", "k": [{"t": 5}]})),
         ("/v1/candidates", _cursor({"l": "candidates", "k": ["c", "x\u0000", "y"]})),
     ],
 )

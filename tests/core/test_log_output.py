@@ -154,3 +154,30 @@ def test_access_lines_go_through_logging_when_anything_else_listens(
         handler.flush()
         handler.close()
     assert [line["route"] for line in _lines(path)] == ["/v1/agencies"]  # and the stream too
+
+
+def test_access_lines_keep_what_a_record_factory_adds(
+    stderr_file: tuple[Path, TextIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenTelemetry's logging instrumentation adds trace ids in a record factory: the line
+    written directly would leave them out, so then the record is made."""
+    path, stream = stderr_file
+    _configure_on(stream, monkeypatch)
+    plain = logging.getLogRecordFactory()
+
+    def with_trace(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = plain(*args, **kwargs)
+        record.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        return record
+
+    logging.setLogRecordFactory(with_trace)
+    try:
+        access_line(logging.getLogger("cpro.access"), "rid", "GET", "/v1/agencies", 200, 1.5)
+    finally:
+        logging.setLogRecordFactory(plain)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+        handler.close()
+    (line,) = _lines(path)
+    assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert line["request_id"] == "rid" and line["route"] == "/v1/agencies"

@@ -4,8 +4,9 @@ import io
 import json
 from collections.abc import AsyncIterator
 
+import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
 from app.core.database import get_session
 
@@ -124,3 +125,26 @@ async def test_kept_searches_are_logged_under_the_route_template(
     await client.get("/v1/indicators?q=coaching")
     (line,) = [json.loads(x) for x in access_log.getvalue().splitlines()]
     assert line["route"] == "/v1/indicators" and line["status"] == 200
+
+
+async def test_a_failure_in_the_fast_path_is_the_routes_500_problem(
+    app: FastAPI, client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path runs outside FastAPI's own error handling: what it raises still gets the
+    problem+json 500 with the request id, once, that a route's failure gets."""
+    from app.frameworks.published import PublishedIndicators
+
+    assert (await client.get("/v1/indicators?q=coaching")).status_code == 200  # kept now
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError("internals")
+
+    monkeypatch.setattr(PublishedIndicators, "page_if_kept", broken)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as raw:
+        response = await raw.get("/v1/indicators?q=coaching", headers={"X-Request-ID": "fp-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == "fp-1"
+    assert response.headers.get_list("x-request-id") == ["fp-1"]
+    assert "internals" not in response.text
