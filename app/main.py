@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp
 
 from app.agencies.router import router as agencies_router
@@ -31,7 +30,7 @@ from app.core.claim_owner import ClaimOwner
 from app.core.database import create_engine, create_sessionmaker
 from app.core.docs import install_docs
 from app.core.embedded import start_embedded_postgres
-from app.core.errors import install_problem_handlers
+from app.core.errors import UnansweredErrors, install_problem_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.input_guard import check_input
 from app.core.limits import BodySizeLimitMiddleware
@@ -168,9 +167,7 @@ class CproApi(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
-        handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
-        errors = Middleware(ServerErrorMiddleware, handler=handler, debug=self.debug)
-        layers = [*self.outer_middleware, errors, *self.front_middleware]
+        layers = [*self.outer_middleware, Middleware(UnansweredErrors), *self.front_middleware]
         for cls, args, kwargs in reversed(layers):
             app = cls(app, *args, **kwargs)
         return app

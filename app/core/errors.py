@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -384,6 +385,35 @@ async def _handle_database_error(request: Request, exc: Exception) -> JSONRespon
         "nothing was changed. Retry later.",
         headers={"Retry-After": str(STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS)},
     )
+
+
+class UnansweredErrors:
+    """An exception raised before any response started gets the problem+json 500 of
+    ``_handle_unexpected`` (logged once, with the request id); either way it is raised on, for
+    the server. Starlette's ``ServerErrorMiddleware`` would call the handler again for an
+    exception an inner one had already answered, logging it twice."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if not started:
+                response = await _handle_unexpected(Request(scope), exc)
+                await response(scope, receive, send)
+            raise
 
 
 def install_problem_handlers(app: FastAPI) -> None:
