@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     max_portfolio_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     """Largest total of one candidate's portfolio documents, in bytes; beyond it an upload: 413."""
 
+    bulk_concurrency: int = Field(default=2, ge=0)
+    """Bulk requests (``candidates:batch``, ``candidates:import``, ``assessments:release``) one
+    API process runs at once; the others wait their turn. 0: no limit."""
+
     rate_limit_anonymous: int = Field(default=600, ge=0)
     """Requests per minute per client address for calls without a key; 0 turns the limit off."""
 

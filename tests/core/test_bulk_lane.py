@@ -1,0 +1,91 @@
+"""Bulk requests take turns within a process; everything else goes straight through."""
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from app.core.bulk_lane import BulkLane, is_bulk
+from app.core.settings import Settings
+
+
+class _Recorder:
+    """An ASGI app that takes a while to answer and notes who was inside at once."""
+
+    def __init__(self) -> None:
+        self.inside: set[str] = set()
+        self.most_bulk_inside = 0
+        self.started: list[str] = []
+        self.finished: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["name"]
+        self.inside.add(name)
+        self.started.append(name)
+        bulk_inside = sum(1 for n in self.inside if n.startswith("bulk"))
+        self.most_bulk_inside = max(self.most_bulk_inside, bulk_inside)
+        await asyncio.sleep(0.05 if name.startswith("bulk") else 0)
+        self.inside.discard(name)
+        self.finished.append(name)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _scope(name: str, path: str, settings: Settings, method: str = "POST") -> dict[str, Any]:
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    return {"type": "http", "method": method, "path": path, "name": name, "app": app}
+
+
+async def _run(concurrency: int) -> _Recorder:
+    settings = Settings(_env_file=None, bulk_concurrency=concurrency)  # type: ignore[call-arg]
+    inner = _Recorder()
+    lane = BulkLane(inner)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    requests = [
+        _scope("bulk-1", "/v1/agencies/DOH/candidates:batch", settings),
+        _scope("bulk-2", "/v1/assessments:release", settings),
+        _scope("bulk-3", "/v1/agencies/DOH/candidates:import", settings),
+        _scope("bulk-4", "/v1/agencies/DOH/candidates:batch", settings),
+        _scope("read-1", "/v1/candidates", settings, method="GET"),
+        _scope("write-1", "/v1/candidates", settings),
+    ]
+    await asyncio.gather(*(lane(scope, receive, send) for scope in requests))
+    return inner
+
+
+async def test_bulk_requests_take_turns_in_arrival_order() -> None:
+    inner = await _run(1)
+    assert inner.most_bulk_inside == 1
+    assert [n for n in inner.finished if n.startswith("bulk")] == [
+        "bulk-1",
+        "bulk-2",
+        "bulk-3",
+        "bulk-4",
+    ]
+    # The others did not wait for any bulk request to finish.
+    assert inner.finished[:2] == ["read-1", "write-1"]
+
+
+@pytest.mark.parametrize(("concurrency", "most"), [(2, 2), (0, 4)])
+async def test_the_setting_allows_more_at_once_or_turns_the_lane_off(
+    concurrency: int, most: int
+) -> None:
+    inner = await _run(concurrency)
+    assert inner.most_bulk_inside == most
+
+
+def test_only_the_bulk_custom_methods_are_bulk() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert is_bulk(_scope("a", "/v1/agencies/DOH/candidates:batch", settings))
+    assert is_bulk(_scope("a", "/v1/assessments:release", settings))
+    assert not is_bulk(_scope("a", "/v1/assessments/abc/release", settings))
+    assert not is_bulk(_scope("a", "/v1/assessments:release", settings, method="GET"))
+    assert settings.bulk_concurrency == 2
