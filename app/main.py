@@ -75,8 +75,8 @@ bound to one agency) and `reader` (integrators). Published frameworks are readab
 (20 MiB by default, `CPRO_MAX_DOCUMENT_BYTES`). Requests per minute per API key, and per
 client address without a key, are limited (over it: 429 with `Retry-After`); a query the database
 cancels for taking too long is a 503 with `Retry-After`. Bulk requests (`candidates:batch`,
-`candidates:import`, `assessments:release`) take turns: each API process runs a few at a time (two by default),
-the others wait for theirs, so allow for the wait in a client's timeout.
+`candidates:import`, `assessments:release`) take turns: each API process runs a few at a time
+(two by default), the others wait for theirs, so allow for the wait in a client's timeout.
 
 **Times** are UTC, ISO 8601. **Money** is a decimal string in Philippine pesos.
 """
