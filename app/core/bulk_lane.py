@@ -5,7 +5,7 @@ stretches (parsing, validating, building rows and answers). Four at once (the be
 scenario) left portal reads queued behind all of them: p99 712-965 ms; two at a time, 259 ms,
 with the batches as fast as before; one at a time, 218 ms, but the HRIS sync at half its speed,
 since nothing overlaps one batch's Python work with another's time in PostgreSQL
-(``bench/results/issue15-20261203.md``). Machines retry and wait; people should not. The
+(README, Benchmark, issue 15 second session). Machines retry and wait; people should not. The
 waiting requests have not read their bodies yet: they hold a connection, not memory or a
 database session.
 """
