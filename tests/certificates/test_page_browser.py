@@ -94,9 +94,22 @@ async def served_app(
 
 def decode_qr(png: bytes) -> str:
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert points is not None, "no QR code found in the screenshot"
-    return str(text)
+    detector = cv2.QRCodeDetector()
+    found = False
+    # OpenCV finds every code but misreads a few (the serial, hence the pattern, is random) at
+    # screen size: those read at two or three times the size, with a white quiet zone.
+    for scale in (1, 2, 3):
+        larger = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        margin = 8 * scale
+        framed = cv2.copyMakeBorder(
+            larger, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(255, 255, 255)
+        )
+        text, points, _ = detector.detectAndDecode(framed)
+        found = found or points is not None
+        if text:
+            return str(text)
+    assert found, "no QR code found in the screenshot"
+    return ""
 
 
 def distinct_colours(png: bytes) -> int:
