@@ -37,6 +37,13 @@ def _configure_on(stream: TextIO, monkeypatch: pytest.MonkeyPatch) -> None:
     configure_logging("INFO")
 
 
+def _shut_down_logging() -> None:
+    """What ``logging.shutdown()`` does at exit: every buffered line written out."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+        handler.close()
+
+
 def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -68,9 +75,7 @@ def test_lines_still_buffered_are_written_when_logging_shuts_down(
     logger = logging.getLogger("cpro.test")
     for n in range(50):
         logger.info("line", extra={"n": n})
-    for handler in logging.getLogger().handlers:  # what logging.shutdown() does at exit
-        handler.flush()
-        handler.close()
+    _shut_down_logging()
     assert [line["n"] for line in _lines(path)] == list(range(50))
 
 
@@ -115,9 +120,7 @@ def test_an_access_line_written_directly_is_the_line_logging_would_write(
     monkeypatch.setattr(logger, "makeRecord", no_record)
     access_line(logger, request_id, method, route, status, duration_ms)
     monkeypatch.undo()
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-        handler.close()
+    _shut_down_logging()
     (written,) = path.read_text().splitlines()
     assert json.loads(written)["time"] == "2026-12-03T10:33:32.034567+00:00"
     record = logger.makeRecord(
@@ -150,9 +153,7 @@ def test_access_lines_go_through_logging_when_anything_else_listens(
     assert [(r.getMessage(), r.method, r.route, r.status) for r in seen] == [  # type: ignore[attr-defined]
         ("request", "GET", "/v1/agencies", 200)
     ]
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-        handler.close()
+    _shut_down_logging()
     assert [line["route"] for line in _lines(path)] == ["/v1/agencies"]  # and the stream too
 
 
@@ -175,9 +176,7 @@ def test_access_lines_keep_what_a_record_factory_adds(
         access_line(logging.getLogger("cpro.access"), "rid", "GET", "/v1/agencies", 200, 1.5)
     finally:
         logging.setLogRecordFactory(plain)
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-        handler.close()
+    _shut_down_logging()
     (line,) = _lines(path)
     assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert line["request_id"] == "rid" and line["route"] == "/v1/agencies"
