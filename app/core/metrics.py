@@ -54,6 +54,13 @@ POOL_SIZE = Gauge(
     multiprocess_mode="livesum",
 )
 
+BULK_SERVED_BY = Counter(
+    "cpro_bulk_requests",
+    "Bulk requests (candidates:batch, candidates:import, assessments:release) by where they "
+    "were served: the bulk worker process, or the API process while the worker was not ready.",
+    ["served_by"],
+)
+
 # A route that matched nothing would otherwise put every probed path into a label of its own.
 UNMATCHED = "unmatched"
 

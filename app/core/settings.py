@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     """Bulk requests (``candidates:batch``, ``candidates:import``, ``assessments:release``) one
     API process runs at once; the others wait their turn. 0: no limit."""
 
+    bulk_process: bool = True
+    """``cpro serve`` hands bulk requests to a worker process beside each API process, so that
+    their Python work never holds up other requests; while it (re)starts, the API process
+    serves them itself. false: always in the API process."""
+
     rate_limit_anonymous: int = Field(default=600, ge=0)
     """Requests per minute per client address for calls without a key; 0 turns the limit off."""
 

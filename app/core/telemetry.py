@@ -43,11 +43,13 @@ new_request_id = _RequestIds().next
 
 
 class RequestTelemetryMiddleware:
-    """Honour a sane ``X-Request-ID`` or make one, return it, log one line, count the request."""
+    """Honour a sane ``X-Request-ID`` or make one, return it, log one line, count the request
+    (``recorded=False``: only the id, behind an API process that logs and counts for it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, recorded: bool = True) -> None:
         self.app = app
         self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.recorded = recorded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,10 +78,16 @@ class RequestTelemetryMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None)
-            metrics.count_request(scope["method"], route or metrics.UNMATCHED, status, seconds)
-            access_line(
-                self.logger, request_id, scope["method"], route, status, round(seconds * 1000, 2)
-            )
+            if self.recorded:
+                seconds = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", None)
+                metrics.count_request(scope["method"], route or metrics.UNMATCHED, status, seconds)
+                access_line(
+                    self.logger,
+                    request_id,
+                    scope["method"],
+                    route,
+                    status,
+                    round(seconds * 1000, 2),
+                )
             request_id_var.reset(token)

@@ -1,0 +1,180 @@
+"""``cpro serve`` hands bulk requests to its bulk worker process (``app.core.bulk_process``):
+answered as before, logged and counted once by the API process, served by the API process
+itself while the worker is away, and the worker never outlives its API process."""
+
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import committed_agency_with_keys, person
+from tests.served import Served, clean_env, serving
+
+READY = re.compile(r"bulk worker ready \(pid (\d+)\)")
+
+
+@dataclass
+class Caller:
+    agency: str
+    admin: dict[str, str]
+    hris: dict[str, str]
+
+
+@pytest.fixture
+async def caller(engine: AsyncEngine) -> Caller:
+    return Caller(*await committed_agency_with_keys(engine))
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return clean_env(
+        CPRO_DATABASE_URL=database_url,
+        CPRO_DATA_DIR=str(tmp_path / "data"),
+        CPRO_RUN_WORKER="false",
+        CPRO_RATE_LIMIT_ANONYMOUS="0",
+        CPRO_RATE_LIMIT_KEY="0",
+    )
+
+
+@pytest.fixture
+def server(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
+    with serving(env, tmp_path) as served:
+        yield served
+
+
+def _log_lines(served: Served) -> list[dict[str, object]]:
+    lines = []
+    for raw in served.log.read_text().splitlines():
+        if raw.startswith("{"):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def _worker_pids(served: Served, wait_for: int = 1, timeout: float = 60) -> list[int]:
+    """The pids the API process has said ready, once there are ``wait_for`` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [int(m.group(1)) for m in READY.finditer(served.log.read_text())]
+        if len(pids) >= wait_for or time.monotonic() > deadline:
+            assert len(pids) >= wait_for, served.log.read_text()[-3000:]
+            return pids
+        time.sleep(0.1)
+
+
+def _served_by(base: str, headers: dict[str, str]) -> dict[str, float]:
+    text = httpx.get(f"{base}/metrics", headers=headers).text
+    return {
+        sample.labels["served_by"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "cpro_bulk_requests_total"
+    }
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie child of the API process counts as gone once it is reaped; read its state.
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _batch(base: str, caller: Caller, first: int, **headers: str) -> httpx.Response:
+    items = [person(n, external_id=f"BW-{n}") for n in range(first, first + 3)]
+    return httpx.post(
+        f"{base}/v1/agencies/{caller.agency}/candidates:batch",
+        json={"items": items},
+        headers=caller.hris | headers,
+        timeout=30,
+    )
+
+
+def test_a_batch_is_served_by_the_worker_and_logged_once_by_the_api_process(
+    server: Served, caller: Caller
+) -> None:
+    assert len(_worker_pids(server)) == 1
+    answered = _batch(server.url, caller, 1, **{"X-Request-ID": "hris-sync-0001"})
+    assert answered.status_code == 200, answered.text
+    assert [item["outcome"] for item in answered.json()["items"]] == ["created"] * 3
+    # The headers each hop sets are there once: the API process's own.
+    for name in ("x-request-id", "date", "server", "content-length"):
+        assert len(answered.headers.get_list(name)) == 1, (name, answered.headers)
+    assert answered.headers["x-request-id"] == "hris-sync-0001"
+    assert _served_by(server.url, caller.admin) == {"worker": 1.0}
+
+    time.sleep(1.5)  # the log handler writes lines out a few times a second
+    lines = [line for line in _log_lines(server) if line.get("request_id") == "hris-sync-0001"]
+    assert [(line["logger"], line["route"], line["status"]) for line in lines] == [
+        ("cpro.access", "/v1/agencies/{agency}/candidates:batch", 200)
+    ]
+
+
+def test_a_refused_batch_keeps_its_problem_and_request_id(server: Served, caller: Caller) -> None:
+    _worker_pids(server)
+    chunks = (part for part in (b'{"it', b'ems": 5}'))
+    refused = httpx.post(
+        f"{server.url}/v1/agencies/{caller.agency}/candidates:batch",
+        content=chunks,  # no Content-Length: the body is passed on as it streams in
+        headers=caller.hris | {"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["request_id"] == refused.headers["x-request-id"]
+    assert [error["field"] for error in problem["errors"]] == ["body.items"]
+    assert _served_by(server.url, caller.admin) == {"worker": 1.0}
+
+
+def test_while_the_worker_is_away_the_api_process_serves_bulk_requests_itself(
+    server: Served, caller: Caller
+) -> None:
+    (first,) = _worker_pids(server)
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first, timeout=10)
+    during = _batch(server.url, caller, 10)
+    assert during.status_code == 200, during.text
+    assert [item["outcome"] for item in during.json()["items"]] == ["created"] * 3
+
+    second = _worker_pids(server, wait_for=2)[1]
+    assert second != first
+    after = _batch(server.url, caller, 20)
+    assert after.status_code == 200, after.text
+    served_by = _served_by(server.url, caller.admin)
+    assert served_by["worker"] == 1.0
+    assert served_by.get("api", 0.0) <= 1.0  # 1 when it learned of the loss from this request
+
+
+def test_the_worker_does_not_outlive_its_api_process(server: Served) -> None:
+    (worker,) = _worker_pids(server)
+    server.process.kill()  # no shutdown: the worker learns it from its pipe
+    server.process.wait()
+    assert _gone(worker, timeout=15)
+
+
+def test_no_worker_when_the_setting_is_off(
+    env: dict[str, str], tmp_path: Path, caller: Caller
+) -> None:
+    with serving(env | {"CPRO_BULK_PROCESS": "false"}, tmp_path) as server:
+        answered = _batch(server.url, caller, 30)
+        assert answered.status_code == 200, answered.text
+        assert _served_by(server.url, caller.admin) == {}
+        assert READY.search(server.log.read_text()) is None
