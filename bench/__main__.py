@@ -50,6 +50,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--mixed-releases", type=int, default=4_000, help="rounds released in the mixed scenario"
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="CPRO_NAME=VALUE",
+        help="run the service with this setting (repeatable; recorded with the results)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     args = parser.parse_args()
     if args.quick:
@@ -83,18 +90,23 @@ def main() -> int:
             "mixed_sync": args.mixed_sync,
             "mixed_releases": args.mixed_releases,
         },
+        "settings": dict(setting.split("=", 1) for setting in args.setting),
         "rows": [],
     }
     with tempfile.TemporaryDirectory(prefix="cpro-bench-") as tmp:
         work = Path(tmp)
         url = load.fresh_database(work / "data")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CPRO_")} | {
-            "CPRO_DATABASE_URL": url,
-            "CPRO_ADMIN_API_KEY": ADMIN_KEY,
-            "CPRO_RATE_LIMIT_ANONYMOUS": "0",
-            "CPRO_RATE_LIMIT_KEY": "0",
-            "CPRO_LOG_LEVEL": "INFO",
-        }
+        env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("CPRO_")}
+            | {
+                "CPRO_DATABASE_URL": url,
+                "CPRO_ADMIN_API_KEY": ADMIN_KEY,
+                "CPRO_RATE_LIMIT_ANONYMOUS": "0",
+                "CPRO_RATE_LIMIT_KEY": "0",
+                "CPRO_LOG_LEVEL": "INFO",
+            }
+            | results["settings"]
+        )
         with Service.cpro(env, work) as service:
             wait_ready(service.base)
             admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -153,7 +165,8 @@ def _write(results: dict[str, Any]) -> None:
         f"# Benchmark, {results['started']}\n\n"
         f"Commit `{m['commit']}`; {m['cpu']} ({m['cores']} cores), {m['memory_gib']} GiB, "
         f"{m['os']}, Python {m['python']}, {m['postgres']}.\n"
-        f"Sizes: {json.dumps(results['sizes'])}.\n\n"
+        f"Sizes: {json.dumps(results['sizes'])}.\n"
+        f"Settings beyond the defaults: {json.dumps(results['settings']) if results['settings'] else 'none'}.\n\n"
     )
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(header + table + "\n")

@@ -51,7 +51,7 @@ from app.candidates.schemas import (
 )
 from app.candidates.state import OUTCOMES, STEP_DATA, Status, Track, staff_next, system_may
 from app.core import bulk
-from app.core.database import utcnow
+from app.core.database import plan_each_execution, utcnow
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -232,6 +232,7 @@ async def upsert_many(
     """
     if not records:
         return []
+    await plan_each_execution(session)
     # The audit trail needs the values before the change: lock the existing rows (in id order,
     # so concurrent batches cannot deadlock here) and read them first.
     previous = {

@@ -1,11 +1,14 @@
-"""Each execution of a prepared statement is planned for its own parameters (``CUSTOM_PLANS``
-in ``app/core/database.py``): a generic plan chosen while a table was small stays for good."""
+"""The HRIS sync's statements are planned for their own parameters each time
+(``plan_each_execution`` in ``app/core/database.py``): a generic plan chosen while the table
+was small stays for good. Other statements keep PostgreSQL's generic plans."""
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import CUSTOM_PLANS, server_settings
-from app.core.settings import Settings
+from app.audit.service import SYSTEM
+from app.candidates.schemas import CandidateFields
+from app.candidates.service import upsert_many
+from tests.factories import make_agency, person
 
 LOOKUP = (
     "SELECT id FROM candidate WHERE agency_code = $1 AND external_id = ANY($2) "
@@ -13,24 +16,31 @@ LOOKUP = (
 )
 
 
-async def test_the_sixth_execution_is_still_planned_for_its_parameters(
-    session: AsyncSession, settings: Settings
-) -> None:
-    if settings.db_transaction_pooler:
-        # Unnamed statements are planned each time; PgBouncer refuses the startup parameter.
-        assert "plan_cache_mode" not in server_settings(settings)
-        return
-    assert (await session.scalar(text("SHOW plan_cache_mode"))) == CUSTOM_PLANS["plan_cache_mode"]
+async def _plan_after_eight_runs(session: AsyncSession) -> str:
     await session.execute(text(f"PREPARE cpro_plan_probe(varchar, varchar[]) AS {LOOKUP}"))
     try:
         for _ in range(8):
             await session.execute(text("EXECUTE cpro_plan_probe('BA01', '{E-1,E-2}')"))
-        plan = "\n".join(
+        return "\n".join(
             (
                 await session.execute(text("EXPLAIN EXECUTE cpro_plan_probe('BA02', '{E-3,E-4}')"))
             ).scalars()
         )
     finally:
         await session.execute(text("DEALLOCATE cpro_plan_probe"))
+
+
+async def test_after_a_sync_batch_the_lookup_is_planned_for_its_parameters(
+    session: AsyncSession,
+) -> None:
+    agency = await make_agency(session)
+    fields = CandidateFields.model_validate(person(1))
+    await upsert_many(session, agency, [("PLAN-1", fields)], SYSTEM)
+    plan = await _plan_after_eight_runs(session)
     assert "$1" not in plan and "$2" not in plan, plan
     assert "E-3" in plan, plan
+
+
+async def test_elsewhere_the_sixth_run_may_take_the_generic_plan(session: AsyncSession) -> None:
+    assert (await session.scalar(text("SHOW plan_cache_mode"))) == "auto"
+    assert "$2" in await _plan_after_eight_runs(session)
