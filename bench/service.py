@@ -75,10 +75,34 @@ class Service:
 
     def peak_rss_mib(self) -> float:
         """VmHWM: the most resident memory the process has had."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        return _peak_rss_mib(self.process.pid)
+
+    def children_peak_rss_mib(self) -> float | None:
+        """The same, summed over its child processes (the bulk worker); None without any."""
+        found = [
+            _peak_rss_mib(int(stat.parent.name))
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_of(stat) == self.process.pid
+        ]
+        return sum(found) if found else None
+
+
+def _parent_of(stat: Path) -> int | None:
+    try:
+        # pid (command) state ppid ...: the command may hold spaces, so split after its ")"
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-        return float("nan")
+    except OSError:
+        pass
+    return float("nan")
 
 
 def wait_ready(base: str, path: str = "/readyz", timeout: float = 120) -> None:
