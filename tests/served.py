@@ -1,5 +1,6 @@
 """``cpro serve`` (and ``cpro worker``) as real processes on 127.0.0.1, for end-to-end tests."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -107,6 +108,30 @@ def processes(commands: Sequence[Sequence[str]], env: dict[str, str], cwd: Path)
     finally:
         for process in running:
             stop(process)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (``cpro serve``'s bulk worker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (command) state ppid ...: the command may hold spaces, so split after ")"
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def kill_outright(process: "subprocess.Popen[bytes]") -> None:
+    """SIGKILL ``cpro serve`` and its bulk worker at once: a crash of the whole service (killed
+    alone, the API process leaves its worker to finish what it has, then exit)."""
+    children = children_of(process.pid)
+    process.send_signal(signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 def stop(process: "subprocess.Popen[bytes]") -> None:

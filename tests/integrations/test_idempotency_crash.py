@@ -6,7 +6,6 @@ once, each batch was whole or absent at the crash, and each employee has one cre
 
 import asyncio
 import hashlib
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import committed_agency_with_keys, person
-from tests.served import clean_env, serving
+from tests.served import clean_env, kill_outright, serving
 
 BATCHES = 20
 BATCH_SIZE = 500
@@ -102,7 +101,7 @@ async def test_a_killed_server_leaves_no_claim_in_the_way_and_nothing_doubled(
                     break
                 assert time.monotonic() < deadline, (running, answered)
                 await asyncio.sleep(0.02)
-            first.process.send_signal(signal.SIGKILL)
+            kill_outright(first.process)
             killed_at = time.monotonic()
             first.process.wait(30)
             outcomes = await asyncio.gather(*in_flight, return_exceptions=True)
