@@ -2,9 +2,11 @@
 (``app.core.bulk_process``): ``python -m app.bulk_worker SOCKET``. Not for people to run."""
 
 import os
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from app.core.bulk_process import WORKER_KEEP_ALIVE_SECONDS
 
@@ -30,6 +32,8 @@ def main(socket_path: str) -> None:
         timeout_keep_alive=WORKER_KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=30,
     )
+    # Its socket's directory, also when the API process was killed and cannot.
+    shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.bulk_lane import BULK_SUFFIXES, is_bulk
 from app.core.errors import problem_response
-from app.core.metrics import BULK_SERVED_BY
+from app.core.metrics import BULK_SERVED_BY, MULTIPROCESS_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,26 @@ class _ClientGone(Exception):
     """The caller disconnected while its body was being passed on."""
 
 
+# The worker's side failed (not this request): it is not answering, or it broke off.
+_WORKER_LOST = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+)
+
+
+async def _client_gone(scope: Scope, receive: Receive, send: Send) -> None:
+    gone = problem_response(
+        Request(scope),
+        status=400,
+        slug="bad-request",
+        title="Bad request",
+        detail="The request body ended before it was complete.",
+    )
+    await gone(scope, receive, send)
+
+
 class BulkProcess:
     """The worker process of one API process: started, watched, restarted, stopped."""
 
@@ -90,6 +110,8 @@ class BulkProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.ready = False
+        self._stopping = False
+        self._recheck: asyncio.Task[None] | None = None
         self._first_answer = asyncio.Event()
         self.restarts = 0
 
@@ -107,11 +129,12 @@ class BulkProcess:
         return self.ready
 
     async def stop(self) -> None:
-        self.ready = False
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        self.ready, self._stopping = False, True
+        for task in (self._watcher, self._recheck):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._end_process()
         await self._client.aclose()
         shutil.rmtree(self._directory, ignore_errors=True)
@@ -121,11 +144,15 @@ class BulkProcess:
         while True:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
+                "-P",  # this installation's app, never an app/ in the working directory
                 "-m",
                 "app.bulk_worker",
                 str(self.socket_path),
                 stdin=asyncio.subprocess.PIPE,
-                env=os.environ | {"CPRO_DATABASE_URL": self._database_url} | _WORKER_SETTINGS,
+                env=self._worker_environment(),
+                # Its own session: a Ctrl+C to the terminal's group reaches the API process,
+                # which stops the worker after the requests in flight, instead of both at once.
+                start_new_session=True,
             )
             if await self._answers(self._process):
                 self.ready, attempt = True, 0
@@ -144,6 +171,13 @@ class BulkProcess:
                 pause,
             )
             await asyncio.sleep(pause)
+
+    def _worker_environment(self) -> dict[str, str]:
+        environment = os.environ | {"CPRO_DATABASE_URL": self._database_url} | _WORKER_SETTINGS
+        # The API processes' metrics files: the worker counts no requests, and its pool gauges
+        # would stay in their sums after it was killed (README, Metrics).
+        environment.pop(MULTIPROCESS_ENV, None)
+        return environment
 
     async def _answers(self, process: asyncio.subprocess.Process) -> bool:
         deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
@@ -198,12 +232,15 @@ class BulkProcess:
         try:
             response = await self._client.send(request, stream=True)
         except _ClientGone:
+            # As the route would have: the caller is gone, the status is for the access line.
+            await _client_gone(scope, receive, send)
             return True
-        except httpx.TransportError:
-            self.ready = False  # the watcher brings it back, or finds it answering again
-            asyncio.get_running_loop().call_later(1.0, self._recheck)
+        except httpx.TransportError as failure:
+            if isinstance(failure, _WORKER_LOST):
+                # Only the worker's own failures mark it lost: a request httpx will not send
+                # (two Host headers, say) must not switch the worker off for everyone.
+                self._lost()
             if not body_read:
-                BULK_SERVED_BY.labels("api").inc()
                 return False
             unavailable = problem_response(
                 Request(scope),
@@ -211,7 +248,8 @@ class BulkProcess:
                 slug="service-unavailable",
                 title="Service unavailable",
                 detail="The bulk worker stopped while it was given this request; repeating "
-                "it is safe (a batch or a release already applied reports so).",
+                "it is safe (a batch or a release already applied reports so; with the same "
+                "Idempotency-Key, a 409 says the stopped attempt's claim has not lapsed yet).",
                 headers={"Retry-After": "1"},
             )
             await unavailable(scope, receive, send)
@@ -236,15 +274,24 @@ class BulkProcess:
         BULK_SERVED_BY.labels("worker").inc()
         return True
 
-    def _recheck(self) -> None:
-        # A refused connection while the process still runs (its backlog full, a restart of
-        # its server): ready again once it answers.
-        process = self._process
-        if process is not None and process.returncode is None and not self.ready:
-            asyncio.get_running_loop().create_task(self._mark_ready_if_answering(process))
+    def _lost(self) -> None:
+        self.ready = False  # the watcher brings it back, or the recheck finds it answering
+        if self._recheck is None or self._recheck.done():
+            self._recheck = asyncio.get_running_loop().create_task(self._mark_ready_if_answering())
 
-    async def _mark_ready_if_answering(self, process: asyncio.subprocess.Process) -> None:
-        if await self._answers(process) and process is self._process:
+    async def _mark_ready_if_answering(self) -> None:
+        # A refused connection while the process still runs (its backlog full, say): ready
+        # again once it answers. One at a time; a new process is the watcher's to mark.
+        await asyncio.sleep(1.0)
+        process = self._process
+        if (
+            process is not None
+            and process.returncode is None
+            and not self._stopping
+            and await self._answers(process)
+            and process is self._process
+            and not self._stopping
+        ):
             self.ready = True
 
 
@@ -266,12 +313,13 @@ class BulkForwarding:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_bulk(scope):
             worker: BulkProcess | None = scope["app"].state.bulk_process
-            if worker is not None and worker.ready:
-                route = self._route_of(scope)
-                if route is not None:
+            route = self._route_of(scope) if worker is not None else None
+            if worker is not None and route is not None:
+                if worker.ready:
                     # The access line and metrics name the route, as if it had run here.
                     scope["route"] = route
                     if await worker.forward(scope, receive, send):
                         return
                     del scope["route"]
+                BULK_SERVED_BY.labels("api").inc()
         await self.app(scope, receive, send)
