@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.bulk_lane import BULK_SUFFIXES, is_bulk
-from app.core.errors import problem_response
+from app.core.errors import BadRequest, ServiceUnavailable, problem_response
 from app.core.metrics import BULK_SERVED_BY, MULTIPROCESS_ENV
 
 logger = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ _WORKER_LOST = (
 async def _client_gone(scope: Scope, receive: Receive, send: Send) -> None:
     gone = problem_response(
         Request(scope),
-        status=400,
-        slug="bad-request",
-        title="Bad request",
+        status=BadRequest.status,
+        slug=BadRequest.slug,
+        title=BadRequest.title,
         detail="The request body ended before it was complete.",
     )
     await gone(scope, receive, send)
@@ -113,11 +113,6 @@ class BulkProcess:
         self._stopping = False
         self._recheck: asyncio.Task[None] | None = None
         self._first_answer = asyncio.Event()
-        self.restarts = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
 
     def start(self) -> None:
         self._watcher = asyncio.create_task(self._keep_running())
@@ -162,7 +157,6 @@ class BulkProcess:
             self.ready = False
             pause = _RESTART_PAUSES[min(attempt, len(_RESTART_PAUSES) - 1)]
             attempt += 1
-            self.restarts += 1
             logger.warning(
                 "bulk worker (pid %s) exited with code %s; bulk requests are served in the "
                 "API process until it is back (restart in %s s)",
@@ -245,8 +239,8 @@ class BulkProcess:
             unavailable = problem_response(
                 Request(scope),
                 status=503,
-                slug="service-unavailable",
-                title="Service unavailable",
+                slug=ServiceUnavailable.slug,
+                title=ServiceUnavailable.title,
                 detail="The bulk worker stopped while it was given this request; repeating "
                 "it is safe (a batch or a release already applied reports so; with the same "
                 "Idempotency-Key, a 409 says the stopped attempt's claim has not lapsed yet).",

@@ -121,9 +121,15 @@ def test_a_batch_is_served_by_the_worker_and_logged_once_by_the_api_process(
     assert answered.headers["x-request-id"] == "hris-sync-0001"
     assert _served_by(server.url, caller.admin) == {"worker": 1.0}
 
-    time.sleep(1.5)  # the log handler writes lines out a few times a second
-    lines = [line for line in _log_lines(server) if line.get("request_id") == "hris-sync-0001"]
-    assert [(line["logger"], line["route"], line["status"]) for line in lines] == [
+    # The log handler writes lines out a few times a second.
+    def lines() -> list[dict[str, object]]:
+        return [line for line in _log_lines(server) if line.get("request_id") == "hris-sync-0001"]
+
+    deadline = time.monotonic() + 10
+    while not lines() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a second line, were there one, would be out by now
+    assert [(line["logger"], line["route"], line["status"]) for line in lines()] == [
         ("cpro.access", "/v1/agencies/{agency}/candidates:batch", 200)
     ]
 
