@@ -193,9 +193,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             else start_embedded_postgres(settings.data_dir)
         )
         if settings.bulk_process:
-            # First, so that it starts while this process does.
-            app.state.bulk_process = BulkProcess(url)
-            app.state.bulk_process.start()
+            # First, so that they start while this process does.
+            app.state.bulk_processes = [BulkProcess(url) for _ in range(settings.bulk_workers)]
+            for bulk_process in app.state.bulk_processes:
+                bulk_process.start()
         app.state.engine = create_engine(url, settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         # Idempotency-Key claims made here are known dead seconds after this process dies.
@@ -220,20 +221,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_worker and owns_engine
         else None
     )
-    if app.state.bulk_process is not None:
-        # Ready with its bulk worker, as a rule; without it (served here) if it is slow.
+    if app.state.bulk_processes:
+        # Ready with its bulk workers, as a rule; without them (served here) if they are slow.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(BULK_WORKER_START_SECONDS):
-                await app.state.bulk_process.wait_ready()
+                await asyncio.gather(*(w.wait_ready() for w in app.state.bulk_processes))
     try:
         yield
     finally:
         stop_worker.set()
         if worker is not None:
             await worker
-        if app.state.bulk_process is not None:
-            await app.state.bulk_process.stop()
-            app.state.bulk_process = None
+        if app.state.bulk_processes:
+            await asyncio.gather(*(w.stop() for w in app.state.bulk_processes))
+            app.state.bulk_processes = []
         if owns_engine:
             await asyncio.to_thread(app.state.claim_owner.stop)
             metrics.uninstrument_pool(app.state.engine)
@@ -265,7 +266,7 @@ def create_app(settings: Settings | None = None, *, behind_front: bool = False) 
         dependencies=[Depends(check_input)],
     )
     app.state.settings = settings
-    app.state.bulk_process = None
+    app.state.bulk_processes = []
     # Where the input guard leaves a refusal for the route's own guard to raise, after 401/403.
     app.state.guarded = lambda route: key_use(route) != "none"
     # Built here so that a missing or unusable token key stops the service at start.

@@ -112,6 +112,7 @@ def main() -> None:
                 [
                     py_spy,
                     "record",
+                    "--subprocesses",
                     "--format",
                     "raw",
                     "-r",

@@ -1,16 +1,19 @@
 """Bulk requests take turns, so that people's reads do not wait behind them.
 
-A batch of a thousand candidates or a cohort's release keeps the event loop busy for long
-stretches (parsing, validating, building rows and answers). Four at once (the benchmark's mixed
-scenario) left portal reads queued behind all of them: p99 712-965 ms; two at a time, 259 ms,
-with the batches as fast as before; one at a time, 218 ms, but the HRIS sync at half its speed,
-since nothing overlaps one batch's Python work with another's time in PostgreSQL
-(README, Benchmark, issue 15 second session). Machines retry and wait; people should not. The
-waiting requests have not read their bodies yet: they hold a connection, not memory or a
-database session.
+A batch of a thousand candidates or a cohort's release keeps a process busy for long stretches
+(parsing, validating, building rows and answers). Four at once (the benchmark's mixed scenario)
+left portal reads queued behind all of them: p99 712-965 ms; two at a time, 259 ms, with the
+batches as fast as before; one at a time, 218 ms, but the HRIS sync at half its speed, since
+nothing overlaps one batch's Python work with another's time in PostgreSQL (README, Benchmark,
+issue 15 second session). So: up to ``CPRO_BULK_CONCURRENCY`` at once while nothing else is
+asked of the process, and ``CPRO_BULK_CONCURRENCY_WHEN_BUSY`` while other requests arrive (one
+in the last ``BUSY_SECONDS``). Machines retry and wait; people should not. The waiting requests
+have not read their bodies yet: they hold a connection, not memory or a database session.
 """
 
 import asyncio
+import math
+from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,32 +23,82 @@ BULK_SUFFIXES = (":batch", ":import", ":release")
 """The custom methods that take up to a thousand items (``/v1/agencies/{agency}/candidates:batch``,
 ``.../candidates:import``, ``/v1/assessments:release``)."""
 
+BUSY_SECONDS = 1.0
+"""How long after another request the process counts as busy: longer than the gap between a
+portal page and the next one a person or a script asks for."""
+
+# Probes and scrapes are not people waiting.
+_NOT_WORK = frozenset({"/healthz", "/readyz", "/metrics"})
+
 
 def is_bulk(scope: Scope) -> bool:
     return bool(scope["method"] == "POST" and scope["path"].endswith(BULK_SUFFIXES))
 
 
 class BulkLane:
-    """At most ``CPRO_BULK_CONCURRENCY`` bulk requests in this process at once, the others
-    admitted in the order they came (inside the rate limits: a caller over its limit is refused
-    without waiting)."""
+    """At most ``CPRO_BULK_CONCURRENCY`` bulk requests in this process at once (fewer while it
+    is busy), the others admitted in the order they came (inside the rate limits: a caller over
+    its limit is refused without waiting)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._turns: asyncio.Semaphore | None = None
+        self._running = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._busy_until = -math.inf
+        self._recheck: asyncio.TimerHandle | None = None
 
-    def _semaphore(self, settings: Settings) -> asyncio.Semaphore | None:
-        if not settings.bulk_concurrency:
-            return None
-        if self._turns is None:
-            self._turns = asyncio.Semaphore(settings.bulk_concurrency)
-        return self._turns
+    def _limit(self, settings: Settings, now: float) -> float:
+        limit = settings.bulk_concurrency or math.inf
+        if settings.bulk_concurrency_when_busy and now < self._busy_until:
+            return min(limit, settings.bulk_concurrency_when_busy)
+        return limit
+
+    def _admit_waiting(self, settings: Settings) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting and self._running < self._limit(settings, loop.time()):
+            turn = self._waiting.popleft()
+            if not turn.done():  # cancelled: its caller left while waiting
+                turn.set_result(None)
+                self._running += 1
+        if self._waiting and self._recheck is None and self._busy_until > loop.time():
+            # No other request may come to end the wait: the busy time running out does.
+            self._recheck = loop.call_at(self._busy_until, self._after_busy, settings)
+
+    def _after_busy(self, settings: Settings) -> None:
+        self._recheck = None
+        self._admit_waiting(settings)
+
+    async def _take_turn(self, settings: Settings) -> None:
+        loop = asyncio.get_running_loop()
+        if not self._waiting and self._running < self._limit(settings, loop.time()):
+            self._running += 1
+            return
+        turn = loop.create_future()
+        self._waiting.append(turn)
+        self._admit_waiting(settings)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                # Admitted just as it was cancelled: give the turn to the next one.
+                self._end_turn(settings)
+            raise
+
+    def _end_turn(self, settings: Settings) -> None:
+        self._running -= 1
+        self._admit_waiting(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_bulk(scope):
-            turns = self._semaphore(scope["app"].state.settings)
-            if turns is not None:
-                async with turns:
-                    await self.app(scope, receive, send)
-                return
+        if scope["type"] == "http":
+            settings: Settings = scope["app"].state.settings
+            if is_bulk(scope):
+                if settings.bulk_concurrency or settings.bulk_concurrency_when_busy:
+                    await self._take_turn(settings)
+                    try:
+                        await self.app(scope, receive, send)
+                    finally:
+                        self._end_turn(settings)
+                    return
+            elif scope["path"] not in _NOT_WORK:
+                self._busy_until = asyncio.get_running_loop().time() + BUSY_SECONDS
         await self.app(scope, receive, send)

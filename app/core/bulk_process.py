@@ -8,12 +8,14 @@ p99 230-343 ms. The same load with the bulk requests served by a second process 
 database: p50 37 ms, p99 90-124 ms, and the sync and the release themselves ran 20-30% faster
 (README, Benchmark, issue 15 third session).
 
-So ``cpro serve`` starts one worker process per API process (``CPRO_BULK_PROCESS``), listening
-on a Unix socket only its user can reach, and the API process hands it the bulk requests it
-admitted (after request id, rate limits and the bulk lane's turn), body streamed in, answer
-streamed out. The access line and metrics stay with the API process, under the route's
-template. While the worker is starting or restarting (it is watched and restarted with a
-growing pause), the API process serves bulk requests itself, as it always could. The worker
+So ``cpro serve`` starts worker processes beside each API process (``CPRO_BULK_PROCESS``,
+``CPRO_BULK_WORKERS``, two by default: a release is bound by its Python work, and two
+requests in two processes use both cores: 10,000 rounds 4.6-5.4 s with one, 3.0-4.0 s with
+two), each listening on a Unix socket only its user can reach, and the API process hands the
+bulk requests it admitted (after request id, rate limits and the bulk lane's turn) to the one
+with the fewest in hand, body streamed in, answer streamed out. The access line and metrics stay with the API process, under the route's
+template. While no worker is ready (starting or restarting (it is watched and restarted with a
+growing pause), the API process serves bulk requests itself, as it always could. A worker
 exits when its API process does, even one killed outright: it watches a pipe from it.
 """
 
@@ -45,6 +47,7 @@ _WORKER_SETTINGS = {
     "CPRO_RATE_LIMIT_ANONYMOUS": "0",
     "CPRO_RATE_LIMIT_KEY": "0",
     "CPRO_BULK_CONCURRENCY": "0",
+    "CPRO_BULK_CONCURRENCY_WHEN_BUSY": "0",
 }
 # Connection-level headers: they describe one hop, not the request (RFC 9110, 7.6.1).
 _HOP_BY_HOP = frozenset(
@@ -113,6 +116,8 @@ class BulkProcess:
         self._stopping = False
         self._recheck: asyncio.Task[None] | None = None
         self._first_answer = asyncio.Event()
+        self.in_flight = 0
+        """Requests passed to the worker and not yet answered."""
 
     def start(self) -> None:
         self._watcher = asyncio.create_task(self._keep_running())
@@ -199,6 +204,13 @@ class BulkProcess:
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Pass the request to the worker and its answer back. False: nothing was sent or
         read, serve it here."""
+        self.in_flight += 1
+        try:
+            return await self._pass_on(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _pass_on(self, scope: Scope, receive: Receive, send: Send) -> bool:
         body_read = False
 
         async def body() -> AsyncIterator[bytes]:
@@ -289,9 +301,14 @@ class BulkProcess:
             self.ready = True
 
 
+def least_busy(workers: Sequence[BulkProcess]) -> BulkProcess | None:
+    """The ready worker with the fewest requests in hand (the first of equals), if any."""
+    return min((w for w in workers if w.ready), key=lambda w: w.in_flight, default=None)
+
+
 class BulkForwarding:
-    """Hands admitted bulk requests of a bulk route (``routes``) to the bulk worker when it is
-    ready (``app.state.bulk_process``); everything else goes on here."""
+    """Hands admitted bulk requests of a bulk route (``routes``) to a bulk worker when one is
+    ready (``app.state.bulk_processes``, the least busy); everything else goes on here."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
         self.app = app
@@ -306,10 +323,11 @@ class BulkForwarding:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_bulk(scope):
-            worker: BulkProcess | None = scope["app"].state.bulk_process
-            route = self._route_of(scope) if worker is not None else None
-            if worker is not None and route is not None:
-                if worker.ready:
+            workers: Sequence[BulkProcess] = scope["app"].state.bulk_processes
+            route = self._route_of(scope) if workers else None
+            if route is not None:
+                worker = least_busy(workers)
+                if worker is not None:
                     # The access line and metrics name the route, as if it had run here.
                     scope["route"] = route
                     if await worker.forward(scope, receive, send):

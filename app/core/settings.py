@@ -86,10 +86,20 @@ class Settings(BaseSettings):
     """Bulk requests (``candidates:batch``, ``candidates:import``, ``assessments:release``) one
     API process runs at once; the others wait their turn. 0: no limit."""
 
+    bulk_concurrency_when_busy: int = Field(default=1, ge=0)
+    """Bulk requests one API process runs at once while it is also serving other requests (one
+    arrived in the last second; probes and scrapes not counted), so that people's reads come
+    first; the bulk requests already running finish. 0: ``bulk_concurrency`` at all times."""
+
     bulk_process: bool = True
     """``cpro serve`` hands bulk requests to a worker process beside each API process, so that
     their Python work never holds up other requests; while it (re)starts, the API process
     serves them itself. false: always in the API process."""
+
+    bulk_workers: int = Field(default=2, ge=1, le=16)
+    """Bulk worker processes beside each API process (with ``bulk_process``); each bulk request
+    goes to the one with the fewest in hand, so that two run on two cores. Each costs about
+    140-210 MiB and its own ``db_pool_size`` of database connections."""
 
     rate_limit_anonymous: int = Field(default=600, ge=0)
     """Requests per minute per client address for calls without a key; 0 turns the limit off."""

@@ -89,3 +89,77 @@ def test_only_the_bulk_custom_methods_are_bulk() -> None:
     assert not is_bulk(_scope("a", "/v1/assessments/abc/release", settings))
     assert not is_bulk(_scope("a", "/v1/assessments:release", settings, method="GET"))
     assert settings.bulk_concurrency == 2
+
+
+async def _answer(lane: BulkLane, scope: dict[str, Any]) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    await lane(scope, receive, send)
+
+
+async def test_while_other_requests_arrive_bulk_requests_go_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.core.bulk_lane.BUSY_SECONDS", 0.12)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.bulk_concurrency, settings.bulk_concurrency_when_busy) == (2, 1)
+    inner = _Recorder()
+    lane = BulkLane(inner)
+    await _answer(lane, _scope("read-1", "/v1/candidates", settings, method="GET"))
+    bulk = [_scope(f"bulk-{n}", "/v1/agencies/DOH/candidates:batch", settings) for n in range(1, 7)]
+    await asyncio.gather(*(_answer(lane, scope) for scope in bulk))
+    # Busy for 0.12 s: one at a time (0.05 s each) until then; then two at once, with no
+    # other request to wake the waiting ones.
+    assert inner.started[1:3] == ["bulk-1", "bulk-2"]
+    assert inner.finished[1] == "bulk-1"
+    assert inner.most_bulk_inside == 2
+
+    inner = _Recorder()
+    lane = BulkLane(inner)
+    await _answer(lane, _scope("read-1", "/v1/candidates", settings, method="GET"))
+    await asyncio.gather(*(_answer(lane, scope) for scope in bulk[:2]))
+    assert inner.most_bulk_inside == 1
+
+
+async def test_probes_do_not_make_the_process_busy() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    inner = _Recorder()
+    lane = BulkLane(inner)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        await _answer(lane, _scope("probe", path, settings, method="GET"))
+    bulk = [_scope(f"bulk-{n}", "/v1/assessments:release", settings) for n in range(1, 4)]
+    await asyncio.gather(*(_answer(lane, scope) for scope in bulk))
+    assert inner.most_bulk_inside == 2
+
+
+async def test_the_busy_limit_can_be_turned_off() -> None:
+    settings = Settings(_env_file=None, bulk_concurrency_when_busy=0)  # type: ignore[call-arg]
+    inner = _Recorder()
+    lane = BulkLane(inner)
+    await _answer(lane, _scope("read-1", "/v1/candidates", settings, method="GET"))
+    bulk = [_scope(f"bulk-{n}", "/v1/assessments:release", settings) for n in range(1, 4)]
+    await asyncio.gather(*(_answer(lane, scope) for scope in bulk))
+    assert inner.most_bulk_inside == 2
+
+
+async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn() -> None:
+    settings = Settings(_env_file=None, bulk_concurrency=1)  # type: ignore[call-arg]
+    inner = _Recorder()
+    lane = BulkLane(inner)
+    first = asyncio.create_task(
+        _answer(lane, _scope("bulk-1", "/v1/assessments:release", settings))
+    )
+    await asyncio.sleep(0.01)
+    gone = asyncio.create_task(_answer(lane, _scope("bulk-2", "/v1/assessments:release", settings)))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    await first
+    # The one that left never ran, and the lane still admits the next.
+    await asyncio.wait_for(_answer(lane, _scope("bulk-3", "/v1/assessments:release", settings)), 1)
+    assert inner.finished == ["bulk-1", "bulk-3"]
+    with pytest.raises(asyncio.CancelledError):
+        await gone

@@ -5,6 +5,7 @@ itself while the worker is away, and the worker never outlives its API process."
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -17,8 +18,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.bulk_process import BulkProcess, least_busy
 from tests.factories import committed_agency_with_keys, person
-from tests.served import Served, clean_env, serving
+from tests.served import Served, children_of, clean_env, serving
 
 READY = re.compile(r"bulk worker ready \(pid (\d+)\)")
 
@@ -43,6 +45,8 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         CPRO_RUN_WORKER="false",
         CPRO_RATE_LIMIT_ANONYMOUS="0",
         CPRO_RATE_LIMIT_KEY="0",
+        # One worker, so that "the worker" is one process; two: the test of their own below.
+        CPRO_BULK_WORKERS="1",
     )
 
 
@@ -207,3 +211,36 @@ def test_no_worker_when_the_setting_is_off(
         assert answered.status_code == 200, answered.text
         assert _served_by(server.url, caller.admin) == {}
         assert READY.search(server.log.read_text()) is None
+
+
+def test_two_workers_by_default_and_either_serves_while_the_other_restarts(
+    env: dict[str, str], tmp_path: Path, caller: Caller
+) -> None:
+    env = {k: v for k, v in env.items() if k != "CPRO_BULK_WORKERS"}
+    with serving(env, tmp_path) as server:
+        pids = _worker_pids(server, wait_for=2)
+        assert len(set(pids)) == 2
+        assert set(pids) <= set(children_of(server.process.pid))
+        os.kill(pids[0], signal.SIGKILL)
+        assert _gone(pids[0], timeout=10)
+        answered = _batch(server.url, caller, 50)
+        assert answered.status_code == 200, answered.text
+        # Served by the one left, not by the API process.
+        assert _served_by(server.url, caller.admin) == {"worker": 1.0}
+        restarted = _worker_pids(server, wait_for=3)[2]
+        assert restarted not in pids
+
+
+def test_a_request_goes_to_the_ready_worker_with_the_fewest_in_hand() -> None:
+    idle, busy, starting = (BulkProcess("postgresql://unused") for _ in range(3))
+    try:
+        idle.ready, busy.ready = True, True
+        busy.in_flight, idle.in_flight = 2, 1
+        assert least_busy([busy, idle, starting]) is idle
+        idle.in_flight = 2
+        assert least_busy([busy, idle, starting]) is busy  # the first of equals
+        busy.ready = idle.ready = False
+        assert least_busy([busy, idle, starting]) is None
+    finally:
+        for worker in (idle, busy, starting):
+            shutil.rmtree(worker.socket_path.parent, ignore_errors=True)
