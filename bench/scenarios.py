@@ -435,9 +435,11 @@ async def release(base: str, admin: dict[str, str], url: str, count: int) -> lis
 
 
 def peak_rss(service: Service) -> list[Row]:
-    """(6) The API process's peak resident memory over the whole run, and its bulk worker's."""
+    """(6) The API process's peak resident memory over the whole run, and its bulk workers' (summed)."""
     rows = [_row("6. service (1 process)", "peak RSS MiB", round(service.peak_rss_mib(), 1))]
     worker = service.children_peak_rss_mib()
     if worker is not None:
-        rows.append(_row("6. service (1 process)", "bulk worker peak RSS MiB", round(worker, 1)))
+        rows.append(
+            _row("6. service (1 process)", "bulk workers peak RSS MiB (summed)", round(worker, 1))
+        )
     return rows

@@ -78,7 +78,7 @@ class Service:
         return _peak_rss_mib(self.process.pid)
 
     def children_peak_rss_mib(self) -> float | None:
-        """The same, summed over its child processes (the bulk worker); None without any."""
+        """The same, summed over its child processes (the bulk workers); None without any."""
         found = [
             _peak_rss_mib(int(stat.parent.name))
             for stat in Path("/proc").glob("[0-9]*/stat")
