@@ -125,6 +125,7 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+            cpu_before = service.cpu_seconds()
             try:
                 if args.scenario == "sync":
                     rows = asyncio.run(scenarios.hris_sync(service.base, admin, url, args.count))
@@ -139,11 +140,16 @@ def main() -> None:
             finally:
                 recorder.send_signal(2)  # SIGINT: py-spy writes what it has
                 recorder.wait(timeout=60)
+            cpu = {k: v - cpu_before[k] for k, v in service.cpu_seconds().items()}
+            used = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items())
+            used = f"CPU during the scenario (py-spy's own sampling included): {used}"
+            print(used)
             summary = _summary(raw)
             shutil.copy(raw, Path(tempfile.gettempdir()) / f"cpro-profile-{name}.raw")
         load.stop_database()
     (PROFILES / f"{name}.txt").write_text(
-        f"# py-spy profile of `cpro serve` during `{args.scenario}` ({args.count})\n\n" + summary
+        f"# py-spy profile of `cpro serve` and its bulk workers during `{args.scenario}` "
+        f"({args.count})\n\n{used}\n\n{summary}"
     )
     print(summary[:4000])
 

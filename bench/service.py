@@ -86,6 +86,28 @@ class Service:
         ]
         return sum(found) if found else None
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user and system) used so far by the API process, its bulk workers
+        (summed) and the PostgreSQL server's processes (summed; the embedded server, or any on
+        this machine)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {"api": 0.0, "bulk workers": 0.0, "postgresql": 0.0}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid = int(stat.parent.name)
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                command = (stat.parent / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            if pid == self.process.pid:
+                used["api"] += seconds
+            elif int(fields[1]) == self.process.pid:
+                used["bulk workers"] += seconds
+            elif command.startswith(b"postgres") or b"/postgres\0" in command:
+                used["postgresql"] += seconds
+        return used
+
 
 def _parent_of(stat: Path) -> int | None:
     try:
