@@ -235,6 +235,10 @@ class BulkProcess:
         request = self._client.build_request(
             scope["method"], target.decode("latin-1"), headers=headers, content=body()
         )
+        if request.url.raw_path != target:
+            # httpx resolves dot segments ("/v1/agencies/../candidates:batch"); the route must
+            # see the path as it was sent, so such a request is served here.
+            return False
         try:
             response = await self._client.send(request, stream=True)
         except _ClientGone:

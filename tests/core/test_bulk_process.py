@@ -2,6 +2,7 @@
 answered as before, logged and counted once by the API process, served by the API process
 itself while the worker is away, and the worker never outlives its API process."""
 
+import http.client
 import json
 import os
 import re
@@ -201,6 +202,31 @@ def test_a_request_httpx_will_not_send_does_not_switch_the_worker_off(
     # Served here (httpx refuses two Host headers), and the worker still serves the next.
     assert _batch(server.url, caller, 40).status_code == 200
     assert _served_by(server.url, caller.admin) == {"api": 1.0, "worker": 1.0}
+
+
+def test_a_path_with_dot_segments_reaches_the_route_as_sent(server: Served, caller: Caller) -> None:
+    _worker_pids(server)
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        # http.client sends the path as given; httpx, which passes requests to the worker,
+        # would resolve it to /v1/candidates:batch, a 404.
+        connection.request(
+            "POST",
+            "/v1/agencies/../candidates:batch",
+            body=b'{"items": []}',
+            headers={
+                "Authorization": caller.hris["Authorization"],
+                "Content-Type": "application/json",
+            },
+        )
+        answer = connection.getresponse()
+        problem = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert answer.status == 422, problem
+    assert [error["field"] for error in problem["errors"]] == ["path.agency"]
+    assert _served_by(server.url, caller.admin) == {"api": 1.0}
 
 
 def test_no_worker_when_the_setting_is_off(
