@@ -264,16 +264,21 @@ class BulkProcess:
             )
             await unavailable(scope, receive, send)
             return True
+        answer_headers = [
+            (k, v)
+            for k, v in response.headers.raw
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in _SET_BY_FRONT
+        ]
+        if "close" in response.headers.get("connection", "").lower():
+            # The worker ends the exchange (a 413 after reading what it would of the body):
+            # so does this process, with the client, as it would have served in process.
+            answer_headers.append((b"connection", b"close"))
         try:
             await send(
                 {
                     "type": "http.response.start",
                     "status": response.status_code,
-                    "headers": [
-                        (k, v)
-                        for k, v in response.headers.raw
-                        if k.lower() not in _HOP_BY_HOP and k.lower() not in _SET_BY_FRONT
-                    ],
+                    "headers": answer_headers,
                 }
             )
             async for chunk in response.aiter_raw():

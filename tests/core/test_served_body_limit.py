@@ -101,3 +101,33 @@ def test_a_body_past_the_linger_bound_is_cut_off(base_url: str) -> None:
                 connection.sendall(chunk)
                 written += len(chunk)
     assert LINGER_MAX_BYTES <= written < declared, written
+
+
+BULK = "/v1/agencies/BULK/candidates:batch"
+
+
+def test_a_bulk_request_too_large_reads_the_413_and_the_connection_closes(base_url: str) -> None:
+    # Refused by the bulk worker (the API process passes bulk bodies on unread): its 413 and
+    # its "Connection: close" reach the client, as they do for a route served in process.
+    host, port = base_url.removeprefix("http://").split(":")
+    body = b"x" * SIX_MB
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(
+            f"POST {BULK} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        answer = b""
+        while chunk := connection.recv(65536):  # until the service closes the connection
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 413"), lines
+    headers = [line.lower() for line in lines[1:]]
+    assert "connection: close" in headers, headers
+    _assert_413_problem(413, json.loads(rest))
+
+
+def test_urllib_sending_6_mb_to_a_bulk_route_reads_the_413(base_url: str) -> None:
+    status, problem = _post_with_urllib(f"{base_url}{BULK}", b"x" * SIX_MB)
+    _assert_413_problem(status, problem)
