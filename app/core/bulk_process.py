@@ -284,6 +284,11 @@ class BulkProcess:
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except _WORKER_LOST:
+            # Gone mid-answer: the client's answer is cut short (it has begun), and the next
+            # requests go to another worker or stay here until this one is back.
+            self._lost()
+            raise
         finally:
             await response.aclose()
         BULK_SERVED_BY.labels("worker").inc()

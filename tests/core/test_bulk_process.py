@@ -2,6 +2,7 @@
 answered as before, logged and counted once by the API process, served by the API process
 itself while the worker is away, and the worker never outlives its API process."""
 
+import asyncio
 import http.client
 import json
 import os
@@ -270,3 +271,44 @@ def test_a_request_goes_to_the_ready_worker_with_the_fewest_in_hand() -> None:
     finally:
         for worker in (idle, busy, starting):
             shutil.rmtree(worker.socket_path.parent, ignore_errors=True)
+
+
+async def test_a_worker_gone_mid_answer_is_taken_out_of_turn() -> None:
+    # A peer on the worker's socket that begins an answer and dies: what the API process sees
+    # of a worker killed while it streams a release's answer.
+    worker = BulkProcess("postgresql://unused")
+
+    async def half_an_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{"items": [')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(half_an_answer, path=str(worker.socket_path))
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/assessments:release",
+        "raw_path": b"/v1/assessments:release",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        "state": {"request_id": "test-request"},
+    }
+    try:
+        worker.ready = True
+        with pytest.raises(httpx.RemoteProtocolError):
+            await worker.forward(scope, receive, send)
+        assert sent[0]["status"] == 200  # begun: it cannot become another answer now
+        assert not worker.ready
+        assert worker.in_flight == 0
+    finally:
+        server.close()
+        await worker.stop()
