@@ -17,6 +17,7 @@ from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.metrics import BULK_WAITING
 from app.core.settings import Settings
 
 BULK_SUFFIXES = (":batch", ":import", ":release")
@@ -75,6 +76,7 @@ class BulkLane:
             return
         turn = loop.create_future()
         self._waiting.append(turn)
+        BULK_WAITING.inc()
         self._admit_waiting(settings)
         try:
             await turn
@@ -83,6 +85,8 @@ class BulkLane:
                 # Admitted just as it was cancelled: give the turn to the next one.
                 self._end_turn(settings)
             raise
+        finally:
+            BULK_WAITING.dec()
 
     def _end_turn(self, settings: Settings) -> None:
         self._running -= 1

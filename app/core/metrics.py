@@ -57,8 +57,15 @@ POOL_SIZE = Gauge(
 BULK_SERVED_BY = Counter(
     "cpro_bulk_requests",
     "Bulk requests (candidates:batch, candidates:import, assessments:release) by where they "
-    "were served: the bulk worker process, or the API process while the worker was not ready.",
+    "were served: a bulk worker process, or the API process while none was ready.",
     ["served_by"],
+)
+
+BULK_WAITING = Gauge(
+    "cpro_bulk_requests_waiting",
+    "Bulk requests admitted by the rate limits and waiting for their turn "
+    "(CPRO_BULK_CONCURRENCY, CPRO_BULK_CONCURRENCY_WHEN_BUSY), all processes.",
+    multiprocess_mode="livesum",
 )
 
 # A route that matched nothing would otherwise put every probed path into a label of its own.

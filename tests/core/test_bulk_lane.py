@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
 from app.core.bulk_lane import BulkLane, is_bulk
@@ -146,6 +147,10 @@ async def test_the_busy_limit_can_be_turned_off() -> None:
     assert inner.most_bulk_inside == 2
 
 
+def _waiting() -> float | None:
+    return REGISTRY.get_sample_value("cpro_bulk_requests_waiting")
+
+
 async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn() -> None:
     settings = Settings(_env_file=None, bulk_concurrency=1)  # type: ignore[call-arg]
     inner = _Recorder()
@@ -156,8 +161,10 @@ async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn() -> None:
     await asyncio.sleep(0.01)
     gone = asyncio.create_task(_answer(lane, _scope("bulk-2", "/v1/assessments:release", settings)))
     await asyncio.sleep(0.01)
+    assert _waiting() == 1
     gone.cancel()
     await first
+    assert _waiting() == 0
     # The one that left never ran, and the lane still admits the next.
     await asyncio.wait_for(_answer(lane, _scope("bulk-3", "/v1/assessments:release", settings)), 1)
     assert inner.finished == ["bulk-1", "bulk-3"]
