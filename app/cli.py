@@ -310,10 +310,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
     except Exception as exc:  # the CLI's last resort: a message, not a traceback
+        from pydantic import ValidationError
+
         from app.core.errors import ProblemError
+        from app.core.settings import Settings
 
         if isinstance(exc, ProblemError):
             print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+            # Names and reasons only: a value given may be a secret (a database password).
+            for error in exc.errors():
+                name = "CPRO_" + "_".join(str(part) for part in error["loc"]).upper()
+                print(f"error: setting {name}: {error['msg']}", file=sys.stderr)
             return 2
         raise
     return result

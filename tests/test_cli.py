@@ -94,3 +94,28 @@ def test_serve_brings_a_fresh_data_dir_to_a_ready_service(
     assert reader_key not in output and cli_env["CPRO_ADMIN_API_KEY"] not in output
     # The embedded PostgreSQL was stopped with the service.
     assert not (Path(cli_env["CPRO_DATA_DIR"]) / "pgdata" / "postmaster.pid").exists()
+
+
+def test_a_bad_setting_is_named_in_one_line_without_its_value(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = cli_env | {
+        "CPRO_BULK_WORKERS": "0",
+        "CPRO_BULK_CONCURRENCY_WHEN_BUSY": "s3cret-value",
+    }
+    refused = subprocess.run(
+        [*CPRO, "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert refused.stderr.splitlines() == [
+        "error: setting CPRO_BULK_CONCURRENCY_WHEN_BUSY: Input should be a valid integer, "
+        "unable to parse string as an integer",
+        "error: setting CPRO_BULK_WORKERS: Input should be greater than or equal to 1",
+    ]
+    assert "s3cret" not in refused.stderr

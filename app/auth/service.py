@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agencies.service import agency_exists
@@ -131,6 +131,20 @@ async def authenticate(session: AsyncSession, secret: str) -> Caller | None:
         locked = select(ApiKey.id).where(ApiKey.id == key.id).with_for_update(skip_locked=True)
         await session.execute(update(ApiKey).where(ApiKey.id.in_(locked)).values(last_used_at=now))
     return Caller(key_id=key.id, role=Role(key.role), agency_code=key.agency_code, name=key.name)
+
+
+async def is_live_key(session: AsyncSession, secret: str) -> bool:
+    """Whether ``secret`` is a key that would be let in now (known, not revoked, not expired),
+    without recording its use: for deciding who may wait for a bulk turn."""
+    digest = digest_of(secret)
+    found = await session.scalar(
+        select(ApiKey.id).where(
+            ApiKey.digest == digest,
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+        )
+    )
+    return found is not None
 
 
 async def revoke_api_key(

@@ -6,17 +6,27 @@ left portal reads queued behind all of them: p99 712-965 ms; two at a time, 259 
 batches as fast as before; one at a time, 218 ms, but the HRIS sync at half its speed, since
 nothing overlaps one batch's Python work with another's time in PostgreSQL (README, Benchmark,
 issue 15 second session). So: up to ``CPRO_BULK_CONCURRENCY`` at once while nothing else is
-asked of the process, and ``CPRO_BULK_CONCURRENCY_WHEN_BUSY`` while other requests arrive (one
-in the last ``BUSY_SECONDS``). Machines retry and wait; people should not. The waiting requests
-have not read their bodies yet: they hold a connection, not memory or a database session.
+asked of the process, and ``CPRO_BULK_CONCURRENCY_WHEN_BUSY`` while other requests made with
+credentials arrive (one in the last ``BUSY_SECONDS``): callers' reads, not anonymous traffic or
+probes, which are cheap and must not slow a sync. Machines retry and wait; people should not.
+
+Only a caller with a live API key (or a portal token the service accepts) waits for a turn: the
+others (no key, an unknown, revoked or expired one) go on at once without a turn, to the
+route's 401, so that connections which never
+send their bodies cannot hold the turns of the agencies' systems. The waiting requests have not
+read their bodies yet: they hold a connection, not memory or a database session.
 """
 
 import asyncio
 import math
 from collections import deque
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.auth.service import is_live_key
+from app.auth.tokens import TokenVerifier, looks_like_token
+from app.core.errors import ProblemError
 from app.core.metrics import BULK_WAITING
 from app.core.settings import Settings
 
@@ -28,12 +38,40 @@ BUSY_SECONDS = 1.0
 """How long after another request the process counts as busy: longer than the gap between a
 portal page and the next one a person or a script asks for."""
 
-# Probes and scrapes are not people waiting.
-_NOT_WORK = frozenset({"/healthz", "/readyz", "/metrics"})
+KEY_CHECKED = "cpro.bulk_key_checked"
+"""Set in a bulk request's scope when its caller holds a live API key or an accepted portal
+token: the bulk workers serve only those (the others are refused in the API process)."""
 
 
 def is_bulk(scope: Scope) -> bool:
     return bool(scope["method"] == "POST" and scope["path"].endswith(BULK_SUFFIXES))
+
+
+def _bearer_secret(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            return (secret.strip() or None) if scheme.lower() == "bearer" else None
+    return None
+
+
+async def _holds_live_key(scope: Scope) -> bool:
+    """A live API key, or a portal token the service accepts (staff release cohorts)."""
+    secret = _bearer_secret(scope)
+    if secret is None:
+        return False
+    verifier: TokenVerifier | None = getattr(scope["app"].state, "token_verifier", None)
+    if verifier is not None and looks_like_token(secret):
+        try:
+            verifier.verify(secret)
+        except ProblemError:
+            return False
+        return True
+    try:
+        async with scope["app"].state.sessionmaker() as session:
+            return await is_live_key(session, secret)
+    except (SQLAlchemyError, OSError):
+        return False  # the route, reached without a turn, reports the database
 
 
 class BulkLane:
@@ -47,6 +85,7 @@ class BulkLane:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._busy_until = -math.inf
         self._recheck: asyncio.TimerHandle | None = None
+        self._recheck_loop: asyncio.AbstractEventLoop | None = None
 
     def _limit(self, settings: Settings, now: float) -> float:
         limit = settings.bulk_concurrency or math.inf
@@ -61,9 +100,12 @@ class BulkLane:
             if not turn.done():  # cancelled: its caller left while waiting
                 turn.set_result(None)
                 self._running += 1
-        if self._waiting and self._recheck is None and self._busy_until > loop.time():
+        if self._recheck_loop is not loop:
+            self._recheck = None  # scheduled on a loop that has ended (tests run several)
+        if self._waiting and self._busy_until > loop.time() and self._recheck is None:
             # No other request may come to end the wait: the busy time running out does.
             self._recheck = loop.call_at(self._busy_until, self._after_busy, settings)
+            self._recheck_loop = loop
 
     def _after_busy(self, settings: Settings) -> None:
         self._recheck = None
@@ -96,13 +138,15 @@ class BulkLane:
         if scope["type"] == "http":
             settings: Settings = scope["app"].state.settings
             if is_bulk(scope):
-                if settings.bulk_concurrency or settings.bulk_concurrency_when_busy:
-                    await self._take_turn(settings)
-                    try:
-                        await self.app(scope, receive, send)
-                    finally:
-                        self._end_turn(settings)
-                    return
-            elif scope["path"] not in _NOT_WORK:
+                if await _holds_live_key(scope):
+                    scope[KEY_CHECKED] = True
+                    if settings.bulk_concurrency or settings.bulk_concurrency_when_busy:
+                        await self._take_turn(settings)
+                        try:
+                            await self.app(scope, receive, send)
+                        finally:
+                            self._end_turn(settings)
+                        return
+            elif any(name == b"authorization" for name, _ in scope["headers"]):
                 self._busy_until = asyncio.get_running_loop().time() + BUSY_SECONDS
         await self.app(scope, receive, send)

@@ -12,11 +12,12 @@ So ``cpro serve`` starts worker processes beside each API process (``CPRO_BULK_P
 ``CPRO_BULK_WORKERS``, two by default: a release is bound by its Python work, and two
 requests in two processes use both cores: 10,000 rounds 4.6-5.4 s with one, 3.0-4.0 s with
 two), each listening on a Unix socket only its user can reach, and the API process hands the
-bulk requests it admitted (after request id, rate limits and the bulk lane's turn) to the one
-with the fewest in hand, body streamed in, answer streamed out. The access line and metrics stay with the API process, under the route's
-template. While no worker is ready (starting or restarting (it is watched and restarted with a
-growing pause), the API process serves bulk requests itself, as it always could. A worker
-exits when its API process does, even one killed outright: it watches a pipe from it.
+bulk requests of callers with a live key it admitted (after request id, rate limits and the
+bulk lane's turn) to the one with the fewest in hand, body streamed in, answer streamed out.
+The access line and metrics stay with the API process, under the route's template. A worker
+that exits is restarted after a growing pause; while none is ready, the API process serves
+bulk requests itself, as it always could. A worker exits when its API process does, even one
+killed outright: it watches a pipe from it.
 """
 
 import asyncio
@@ -26,7 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.bulk_lane import BULK_SUFFIXES, is_bulk
+from app.core.bulk_lane import BULK_SUFFIXES, KEY_CHECKED, is_bulk
 from app.core.errors import BadRequest, ServiceUnavailable, problem_response
 from app.core.metrics import BULK_SERVED_BY, MULTIPROCESS_ENV
 
@@ -163,8 +164,9 @@ class BulkProcess:
             pause = _RESTART_PAUSES[min(attempt, len(_RESTART_PAUSES) - 1)]
             attempt += 1
             logger.warning(
-                "bulk worker (pid %s) exited with code %s; bulk requests are served in the "
-                "API process until it is back (restart in %s s)",
+                "bulk worker (pid %s) exited with code %s; restart in %s s (meanwhile bulk "
+                "requests go to the other workers, or are served in the API process if none "
+                "is ready)",
                 self._process.pid,
                 code,
                 pause,
@@ -315,7 +317,7 @@ class BulkProcess:
             self.ready = True
 
 
-def least_busy(workers: Sequence[BulkProcess]) -> BulkProcess | None:
+def least_busy(workers: Iterable[BulkProcess]) -> BulkProcess | None:
     """The ready worker with the fewest requests in hand (the first of equals), if any."""
     return min((w for w in workers if w.ready), key=lambda w: w.in_flight, default=None)
 
@@ -338,14 +340,18 @@ class BulkForwarding:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_bulk(scope):
             workers: Sequence[BulkProcess] = scope["app"].state.bulk_processes
-            route = self._route_of(scope) if workers else None
+            # Callers without a live key are refused here, on no worker's time.
+            route = self._route_of(scope) if workers and scope.get(KEY_CHECKED) else None
             if route is not None:
-                worker = least_busy(workers)
-                if worker is not None:
-                    # The access line and metrics name the route, as if it had run here.
-                    scope["route"] = route
+                # The access line and metrics name the route, as if it had run here.
+                scope["route"] = route
+                tried: set[int] = set()
+                while (worker := least_busy(w for w in workers if id(w) not in tried)) is not None:
                     if await worker.forward(scope, receive, send):
                         return
-                    del scope["route"]
+                    if worker.ready:
+                        break  # nothing sent, and not for the worker's sake: served here
+                    tried.add(id(worker))  # gone before it took the request: the next one
+                del scope["route"]
                 BULK_SERVED_BY.labels("api").inc()
         await self.app(scope, receive, send)

@@ -84,12 +84,13 @@ class Settings(BaseSettings):
 
     bulk_concurrency: int = Field(default=2, ge=0)
     """Bulk requests (``candidates:batch``, ``candidates:import``, ``assessments:release``) one
-    API process runs at once; the others wait their turn. 0: no limit."""
+    API process runs at once while it serves nothing else (see ``bulk_concurrency_when_busy``);
+    the others wait their turn. 0: no limit of its own."""
 
     bulk_concurrency_when_busy: int = Field(default=1, ge=0)
-    """Bulk requests one API process runs at once while it is also serving other requests (one
-    arrived in the last second; probes and scrapes not counted), so that people's reads come
-    first; the bulk requests already running finish. 0: ``bulk_concurrency`` at all times."""
+    """Bulk requests one API process runs at once while it is also serving other requests made
+    with credentials (one arrived in the last second), so that callers' reads come first; the
+    bulk requests already running finish. 0: ``bulk_concurrency`` at all times."""
 
     bulk_process: bool = True
     """``cpro serve`` hands bulk requests to a worker process beside each API process, so that
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
     bulk_workers: int = Field(default=2, ge=1, le=16)
     """Bulk worker processes beside each API process (with ``bulk_process``); each bulk request
     goes to the one with the fewest in hand, so that two run on two cores. Each costs about
-    140-210 MiB and its own ``db_pool_size`` of database connections."""
+    140-210 MiB and its own pool of ``db_pool_size`` database connections (and as many in
+    overflow). ``bulk_process=false`` serves bulk requests with none."""
 
     rate_limit_anonymous: int = Field(default=600, ge=0)
     """Requests per minute per client address for calls without a key; 0 turns the limit off."""

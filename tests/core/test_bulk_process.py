@@ -14,13 +14,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
 
-from app.core.bulk_process import BulkProcess, least_busy
+from app.core.bulk_lane import KEY_CHECKED
+from app.core.bulk_process import BulkForwarding, BulkProcess, least_busy
+from app.main import api_routes
 from tests.factories import committed_agency_with_keys, person
 from tests.served import Served, children_of, clean_env, serving
 
@@ -177,9 +181,13 @@ def test_while_the_worker_is_away_the_api_process_serves_bulk_requests_itself(
 
 def test_the_worker_does_not_outlive_its_api_process(server: Served) -> None:
     (worker,) = _worker_pids(server)
+    socket_path = Path(Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")[-2].decode())
+    assert socket_path.name == "worker.sock" and socket_path.exists()
     server.process.kill()  # no shutdown: the worker learns it from its pipe
     server.process.wait()
     assert _gone(worker, timeout=15)
+    # Nor does its socket's directory (the killed API process could not remove it).
+    assert not socket_path.parent.exists()
 
 
 def test_a_request_httpx_will_not_send_does_not_switch_the_worker_off(
@@ -312,3 +320,64 @@ async def test_a_worker_gone_mid_answer_is_taken_out_of_turn() -> None:
     finally:
         server.close()
         await worker.stop()
+
+
+async def test_a_worker_gone_before_it_takes_a_request_hands_it_to_the_next() -> None:
+    # The first worker's socket answers no more (it died; its watcher has not noticed yet): the
+    # request goes to the other worker, not to the API process.
+    dead, alive = BulkProcess("postgresql://unused"), BulkProcess("postgresql://unused")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+        writer.write(b'content-length: 13\r\n\r\n{"items": []}')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(answer, path=str(alive.socket_path))
+    served_here: list[str] = []
+
+    async def api_process(scope: Scope, receive: Receive, send: Send) -> None:
+        served_here.append(scope["path"])
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/assessments:release",
+        "raw_path": b"/v1/assessments:release",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        "state": {"request_id": "test-request"},
+        "app": SimpleNamespace(state=SimpleNamespace(bulk_processes=[dead, alive])),
+        KEY_CHECKED: True,
+    }
+    try:
+        dead.ready = alive.ready = True
+        await BulkForwarding(api_process, routes=api_routes())(scope, receive, send)
+        assert served_here == []
+        assert sent[0]["status"] == 200
+        assert sent[1]["body"] == b'{"items": []}'
+        assert not dead.ready and alive.ready
+    finally:
+        server.close()
+        await dead.stop()
+        await alive.stop()
+
+
+def test_a_bulk_request_without_a_live_key_is_refused_without_a_worker(
+    server: Served, caller: Caller
+) -> None:
+    _worker_pids(server)
+    refused = _batch(server.url, caller, 60, Authorization="Bearer cpro_no-such-key")
+    assert refused.status_code == 401, refused.text
+    assert _served_by(server.url, caller.admin) == {}
