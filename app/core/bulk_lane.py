@@ -12,9 +12,9 @@ probes, which are cheap and must not slow a sync. Machines retry and wait; peopl
 
 Only a caller with a live API key (or a portal token the service accepts) waits for a turn: the
 others (no key, an unknown, revoked or expired one) go on at once without a turn, to the
-route's 401, so that connections which never
-send their bodies cannot hold the turns of the agencies' systems. The waiting requests have not
-read their bodies yet: they hold a connection, not memory or a database session.
+route's 401, so that connections which never send their bodies cannot hold the turns of the
+agencies' systems. The waiting requests have not read their bodies yet: they hold a
+connection, not memory or a database session.
 """
 
 import asyncio
@@ -38,7 +38,7 @@ BUSY_SECONDS = 1.0
 """How long after another request the process counts as busy: longer than the gap between a
 portal page and the next one a person or a script asks for."""
 
-KEY_CHECKED = "cpro.bulk_key_checked"
+CREDENTIALS_CHECKED = "cpro.bulk_credentials_checked"
 """Set in a bulk request's scope when its caller holds a live API key or an accepted portal
 token: the bulk workers serve only those (the others are refused in the API process)."""
 
@@ -55,7 +55,7 @@ def _bearer_secret(scope: Scope) -> str | None:
     return None
 
 
-async def _holds_live_key(scope: Scope) -> bool:
+async def _holds_live_credentials(scope: Scope) -> bool:
     """A live API key, or a portal token the service accepts (staff release cohorts)."""
     secret = _bearer_secret(scope)
     if secret is None:
@@ -138,8 +138,8 @@ class BulkLane:
         if scope["type"] == "http":
             settings: Settings = scope["app"].state.settings
             if is_bulk(scope):
-                if await _holds_live_key(scope):
-                    scope[KEY_CHECKED] = True
+                if await _holds_live_credentials(scope):
+                    scope[CREDENTIALS_CHECKED] = True
                     if settings.bulk_concurrency or settings.bulk_concurrency_when_busy:
                         await self._take_turn(settings)
                         try:

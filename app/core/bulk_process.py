@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.bulk_lane import BULK_SUFFIXES, KEY_CHECKED, is_bulk
+from app.core.bulk_lane import BULK_SUFFIXES, CREDENTIALS_CHECKED, is_bulk
 from app.core.errors import BadRequest, ServiceUnavailable, problem_response
 from app.core.metrics import BULK_SERVED_BY, MULTIPROCESS_ENV
 
@@ -341,7 +341,7 @@ class BulkForwarding:
         if scope["type"] == "http" and is_bulk(scope):
             workers: Sequence[BulkProcess] = scope["app"].state.bulk_processes
             # Callers without a live key are refused here, on no worker's time.
-            route = self._route_of(scope) if workers and scope.get(KEY_CHECKED) else None
+            route = self._route_of(scope) if workers and scope.get(CREDENTIALS_CHECKED) else None
             if route is not None:
                 # The access line and metrics name the route, as if it had run here.
                 scope["route"] = route

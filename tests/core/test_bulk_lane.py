@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.service import revoke_api_key
 from app.auth.tokens import TokenVerifier
-from app.core.bulk_lane import KEY_CHECKED, BulkLane, is_bulk
+from app.core.bulk_lane import CREDENTIALS_CHECKED, BulkLane, is_bulk
 from app.core.database import create_sessionmaker
 from app.core.settings import Settings
 from tests.factories import committed_agency_with_keys
@@ -32,13 +32,13 @@ class _Recorder:
         self.most_bulk_inside = 0
         self.started: list[str] = []
         self.finished: list[str] = []
-        self.key_checked: dict[str, bool] = {}
+        self.credentials_checked: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["name"]
         self.inside.add(name)
         self.started.append(name)
-        self.key_checked[name] = bool(scope.get(KEY_CHECKED))
+        self.credentials_checked[name] = bool(scope.get(CREDENTIALS_CHECKED))
         bulk_inside = sum(1 for n in self.inside if n.startswith("bulk"))
         self.most_bulk_inside = max(self.most_bulk_inside, bulk_inside)
         await asyncio.sleep(self.bulk_seconds if name.startswith("bulk") else 0)
@@ -131,7 +131,7 @@ async def test_bulk_requests_take_turns_in_arrival_order(engine: AsyncEngine, ke
     ]
     # The others did not wait for any bulk request to finish.
     assert inner.finished[:2] == ["read-1", "write-1"]
-    assert inner.key_checked == {
+    assert inner.credentials_checked == {
         "bulk-1": True,
         "bulk-2": True,
         "bulk-3": True,
@@ -226,7 +226,7 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
     # still waits for the one turn.
     assert lane.inner.started[:5] == ["bulk-1", *(s["name"] for s in strangers)]
     assert lane.inner.most_bulk_inside >= 2  # one turn only: beside bulk-1, without one
-    assert not any(lane.inner.key_checked[s["name"]] for s in strangers)
+    assert not any(lane.inner.credentials_checked[s["name"]] for s in strangers)
     await holders
     assert lane.inner.started[-1] == "bulk-2"
 
@@ -289,7 +289,7 @@ async def test_a_portal_token_the_service_accepts_waits_for_a_turn_and_a_forged_
             lane.scope("bulk-forged", "/v1/assessments:release", key=forged),
         ]
     )
-    assert lane.inner.key_checked == {
+    assert lane.inner.credentials_checked == {
         "bulk-staff-1": True,
         "bulk-staff-2": True,
         "bulk-forged": False,

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from app.core.bulk_lane import KEY_CHECKED
+from app.core.bulk_lane import CREDENTIALS_CHECKED
 from app.core.bulk_process import BulkForwarding, BulkProcess, least_busy
 from app.main import api_routes
 from tests.factories import committed_agency_with_keys, person
@@ -359,7 +359,7 @@ async def test_a_worker_gone_before_it_takes_a_request_hands_it_to_the_next() ->
         "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
         "state": {"request_id": "test-request"},
         "app": SimpleNamespace(state=SimpleNamespace(bulk_processes=[dead, alive])),
-        KEY_CHECKED: True,
+        CREDENTIALS_CHECKED: True,
     }
     try:
         dead.ready = alive.ready = True
