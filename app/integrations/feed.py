@@ -11,12 +11,13 @@ the session commits, as the transaction's last statements, and dropped when it r
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, event, func, insert, select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.core import bulk
 from app.integrations.models import CandidateEvent
 
 FEED_LOCK_KEY = 7_201_501_534
@@ -43,10 +44,11 @@ def write_pending_events(session: Session) -> None:
     if not events:
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    session.execute(
-        # On the table (the ORM's bulk path costs per row and adds nothing to plain dicts),
-        # with ids made by PostgreSQL: a Python UUID per event was a tenth of a cohort release.
-        insert(cast(Table, CandidateEvent.__table__)).values(id=func.gen_random_uuid()),
+    # One statement over the events as one JSON document (``app.core.bulk``), positions drawn
+    # in the events' order and ids made by PostgreSQL: an executemany processed each event's
+    # parameters in Python (an HRIS sync 5-7% faster without it; a Python UUID per event was
+    # once a tenth of a cohort release).
+    rows = bulk.encode_rows(
         [
             {
                 "type": e.type,
@@ -55,8 +57,19 @@ def write_pending_events(session: Session) -> None:
                 "data": e.data,
             }
             for e in events
-        ],
+        ]
     )
+    session.execute(_INSERT_EVENTS, {"rows": rows.document})
+
+
+_INSERT_EVENTS = text(
+    "INSERT INTO candidate_event (position, id, type, candidate_id, agency_code, data)\n"
+    "SELECT nextval('candidate_event_position_seq'), gen_random_uuid(), r.type, r.candidate_id,"
+    " r.agency_code, COALESCE(r.data, 'null'::jsonb)\n"
+    "FROM (SELECT * FROM json_populate_recordset(NULL::candidate_event, CAST(:rows AS JSON))"
+    " WITH ORDINALITY AS e ORDER BY e.ordinality) AS r"
+)
+"""The subquery is sorted before ``nextval`` is drawn for each of its rows, in that order."""
 
 
 @event.listens_for(Session, "before_commit")
