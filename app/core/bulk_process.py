@@ -340,7 +340,7 @@ class BulkForwarding:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_bulk(scope):
             workers: Sequence[BulkProcess] = scope["app"].state.bulk_processes
-            # Callers without a live key are refused here, on no worker's time.
+            # Callers without live credentials are refused here, on no worker's time.
             route = self._route_of(scope) if workers and scope.get(CREDENTIALS_CHECKED) else None
             if route is not None:
                 # The access line and metrics name the route, as if it had run here.
