@@ -281,6 +281,31 @@ def test_a_request_goes_to_the_ready_worker_with_the_fewest_in_hand() -> None:
             shutil.rmtree(worker.socket_path.parent, ignore_errors=True)
 
 
+class _Release:
+    """A two-byte ``POST /v1/assessments:release`` as the API process hands it on, and what is
+    sent back to its caller."""
+
+    def __init__(self, **scope: object) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.scope: dict[str, object] = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/assessments:release",
+            "raw_path": b"/v1/assessments:release",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+            "state": {"request_id": "test-request"},
+            **scope,
+        }
+
+    async def receive(self) -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(self, message: dict[str, object]) -> None:
+        self.sent.append(message)
+
+
 async def test_a_worker_gone_mid_answer_is_taken_out_of_turn() -> None:
     # A peer on the worker's socket that begins an answer and dies: what the API process sees
     # of a worker killed while it streams a release's answer.
@@ -293,28 +318,12 @@ async def test_a_worker_gone_mid_answer_is_taken_out_of_turn() -> None:
         writer.close()
 
     server = await asyncio.start_unix_server(half_an_answer, path=str(worker.socket_path))
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/assessments:release",
-        "raw_path": b"/v1/assessments:release",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
-        "state": {"request_id": "test-request"},
-    }
+    release = _Release()
     try:
         worker.ready = True
         with pytest.raises(httpx.RemoteProtocolError):
-            await worker.forward(scope, receive, send)
-        assert sent[0]["status"] == 200  # begun: it cannot become another answer now
+            await worker.forward(release.scope, release.receive, release.send)
+        assert release.sent[0]["status"] == 200  # begun: it cannot become another answer now
         assert not worker.ready
         assert worker.in_flight == 0
     finally:
@@ -341,32 +350,17 @@ async def test_a_worker_gone_before_it_takes_a_request_hands_it_to_the_next() ->
     async def api_process(scope: Scope, receive: Receive, send: Send) -> None:
         served_here.append(scope["path"])
 
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/assessments:release",
-        "raw_path": b"/v1/assessments:release",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
-        "state": {"request_id": "test-request"},
-        "app": SimpleNamespace(state=SimpleNamespace(bulk_processes=[dead, alive])),
-        CREDENTIALS_CHECKED: True,
-    }
+    release = _Release(
+        app=SimpleNamespace(state=SimpleNamespace(bulk_processes=[dead, alive])),
+        **{CREDENTIALS_CHECKED: True},
+    )
     try:
         dead.ready = alive.ready = True
-        await BulkForwarding(api_process, routes=api_routes())(scope, receive, send)
+        forwarding = BulkForwarding(api_process, routes=api_routes())
+        await forwarding(release.scope, release.receive, release.send)
         assert served_here == []
-        assert sent[0]["status"] == 200
-        assert sent[1]["body"] == b'{"items": []}'
+        assert release.sent[0]["status"] == 200
+        assert release.sent[1]["body"] == b'{"items": []}'
         assert not dead.ready and alive.ready
     finally:
         server.close()
