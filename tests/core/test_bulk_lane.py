@@ -3,6 +3,7 @@ callers with a live API key (checked in the test database) wait for a turn."""
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -48,6 +49,19 @@ class _Recorder:
         await send({"type": "http.response.body", "body": b""})
 
 
+def _waiting() -> float | None:
+    return REGISTRY.get_sample_value("cpro_bulk_requests_waiting")
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait (up to 5 s) for ``condition``: a loaded machine takes longer than any fixed pause."""
+    for _ in range(5000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the lane never got there")
+
+
 class Lane:
     """A lane over a recorder, with the app state a served process gives it."""
 
@@ -86,12 +100,14 @@ class Lane:
         await self.lane(scope, receive, send)
 
     async def all(self, scopes: list[dict[str, Any]]) -> None:
-        """Each request 5 ms after the one before: each checks its key in the database first,
-        so requests sent at the same instant would reach the lane in any order."""
+        """Each request once the one before is in (running, or waiting for its turn): each
+        checks its key in the database first, so requests sent at the same instant would reach
+        the lane in any order."""
         tasks = []
         for scope in scopes:
+            entered = len(self.inner.started) + (_waiting() or 0)
             tasks.append(asyncio.create_task(self.answer(scope)))
-            await asyncio.sleep(0.005)
+            await _until(lambda e=entered: len(self.inner.started) + (_waiting() or 0) > e)
         await asyncio.gather(*tasks)
 
     def bulk(self, count: int, key: str | None = "live") -> list[dict[str, Any]]:
@@ -212,8 +228,10 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
         assert key_id is not None
         await revoke_api_key(session, key_id)
     lane = Lane(engine, key, bulk_seconds=0.3, bulk_concurrency=1, bulk_concurrency_when_busy=0)
+    waiting_before = _waiting() or 0
     holders = asyncio.create_task(lane.all(lane.bulk(2)))
-    await asyncio.sleep(0.015)  # bulk-1 holds the one turn (for 0.3 s), bulk-2 waits
+    # bulk-1 holds the one turn (for 0.3 s), bulk-2 waits.
+    await _until(lambda: (_waiting() or 0) > waiting_before)
     strangers = [
         lane.scope("bulk-nokey", "/v1/assessments:release", key=None),
         lane.scope("bulk-unknown", "/v1/assessments:release", key="cpro_not-a-key"),
@@ -231,18 +249,14 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
     assert lane.inner.started[-1] == "bulk-2"
 
 
-def _waiting() -> float | None:
-    return REGISTRY.get_sample_value("cpro_bulk_requests_waiting")
-
-
 async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn(
     engine: AsyncEngine, key: str
 ) -> None:
-    lane = Lane(engine, key, bulk_concurrency=1)
+    lane = Lane(engine, key, bulk_seconds=0.3, bulk_concurrency=1)
     first = asyncio.create_task(lane.answer(lane.scope("bulk-1", "/v1/assessments:release")))
-    await asyncio.sleep(0.02)
+    await _until(lambda: lane.inner.started == ["bulk-1"])
     gone = asyncio.create_task(lane.answer(lane.scope("bulk-2", "/v1/assessments:release")))
-    await asyncio.sleep(0.02)
+    await _until(lambda: bool(_waiting()))
     assert _waiting() == 1
     gone.cancel()
     await first
