@@ -25,10 +25,12 @@ from tests.factories import committed_agency_with_keys
 
 
 class _Recorder:
-    """An ASGI app that takes a while to answer and notes who was inside at once."""
+    """An ASGI app that takes a while to answer (or, with ``gate``, until it is opened) and
+    notes who was inside at once."""
 
-    def __init__(self, bulk_seconds: float = 0.05) -> None:
+    def __init__(self, bulk_seconds: float = 0.3) -> None:
         self.bulk_seconds = bulk_seconds
+        self.gate: asyncio.Event | None = None
         self.inside: set[str] = set()
         self.most_bulk_inside = 0
         self.started: list[str] = []
@@ -42,7 +44,11 @@ class _Recorder:
         self.credentials_checked[name] = bool(scope.get(CREDENTIALS_CHECKED))
         bulk_inside = sum(1 for n in self.inside if n.startswith("bulk"))
         self.most_bulk_inside = max(self.most_bulk_inside, bulk_inside)
-        await asyncio.sleep(self.bulk_seconds if name.startswith("bulk") else 0)
+        if name.startswith("bulk"):
+            if self.gate is not None:
+                await self.gate.wait()
+            else:
+                await asyncio.sleep(self.bulk_seconds)
         self.inside.discard(name)
         self.finished.append(name)
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -66,7 +72,7 @@ class Lane:
     """A lane over a recorder, with the app state a served process gives it."""
 
     def __init__(
-        self, engine: AsyncEngine, key: str, bulk_seconds: float = 0.05, **settings: int
+        self, engine: AsyncEngine, key: str, bulk_seconds: float = 0.3, **settings: int
     ) -> None:
         self.settings = Settings(_env_file=None, **settings)  # type: ignore[call-arg]
         self.state = SimpleNamespace(
@@ -123,16 +129,23 @@ async def key(engine: AsyncEngine) -> str:
 
 async def _run(engine: AsyncEngine, key: str, concurrency: int) -> _Recorder:
     lane = Lane(engine, key, bulk_concurrency=concurrency, bulk_concurrency_when_busy=0)
-    await lane.all(
-        [
-            lane.scope("bulk-1", "/v1/agencies/DOH/candidates:batch"),
-            lane.scope("bulk-2", "/v1/assessments:release"),
-            lane.scope("bulk-3", "/v1/agencies/DOH/candidates:import"),
-            lane.scope("bulk-4", "/v1/agencies/DOH/candidates:batch"),
-            lane.scope("read-1", "/v1/candidates", method="GET"),
-            lane.scope("write-1", "/v1/candidates"),
-        ]
+    # The bulk requests stay inside until everything was sent and the others answered.
+    lane.inner.gate = asyncio.Event()
+    sent = asyncio.create_task(
+        lane.all(
+            [
+                lane.scope("bulk-1", "/v1/agencies/DOH/candidates:batch"),
+                lane.scope("bulk-2", "/v1/assessments:release"),
+                lane.scope("bulk-3", "/v1/agencies/DOH/candidates:import"),
+                lane.scope("bulk-4", "/v1/agencies/DOH/candidates:batch"),
+                lane.scope("read-1", "/v1/candidates", method="GET"),
+                lane.scope("write-1", "/v1/candidates"),
+            ]
+        )
     )
+    await _until(lambda: "write-1" in lane.inner.finished)
+    lane.inner.gate.set()
+    await sent
     return lane.inner
 
 
@@ -179,18 +192,18 @@ def test_only_the_bulk_custom_methods_are_bulk() -> None:
 async def test_while_other_requests_arrive_bulk_requests_go_one_at_a_time(
     engine: AsyncEngine, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("app.core.bulk_lane.BUSY_SECONDS", 0.12)
-    lane = Lane(engine, key)
+    monkeypatch.setattr("app.core.bulk_lane.BUSY_SECONDS", 0.3)
+    lane = Lane(engine, key, bulk_seconds=0.2)
     assert (lane.settings.bulk_concurrency, lane.settings.bulk_concurrency_when_busy) == (2, 1)
     await lane.answer(lane.scope("read-1", "/v1/candidates", method="GET"))
     await lane.all(lane.bulk(6))
-    # Busy for 0.12 s: one at a time (0.05 s each) until then; then two at once, with no
+    # Busy for 0.3 s: one at a time (0.2 s each) until then; then two at once, with no
     # other request to wake the waiting ones.
     assert lane.inner.started[1:3] == ["bulk-1", "bulk-2"]
     assert lane.inner.finished[1] == "bulk-1"
     assert lane.inner.most_bulk_inside == 2
 
-    lane = Lane(engine, key)
+    lane = Lane(engine, key, bulk_seconds=0.2)
     await lane.answer(lane.scope("read-1", "/v1/candidates", method="GET"))
     await lane.all(lane.bulk(2))
     assert lane.inner.most_bulk_inside == 1
@@ -227,7 +240,7 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
         key_id = await session.scalar(select(ApiKey.id).where(ApiKey.digest == digest_of(revoked)))
         assert key_id is not None
         await revoke_api_key(session, key_id)
-    lane = Lane(engine, key, bulk_seconds=0.3, bulk_concurrency=1, bulk_concurrency_when_busy=0)
+    lane = Lane(engine, key, bulk_concurrency=1, bulk_concurrency_when_busy=0)
     waiting_before = _waiting() or 0
     holders = asyncio.create_task(lane.all(lane.bulk(2)))
     # bulk-1 holds the one turn (for 0.3 s), bulk-2 waits.
@@ -252,7 +265,7 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
 async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn(
     engine: AsyncEngine, key: str
 ) -> None:
-    lane = Lane(engine, key, bulk_seconds=0.3, bulk_concurrency=1)
+    lane = Lane(engine, key, bulk_concurrency=1)
     first = asyncio.create_task(lane.answer(lane.scope("bulk-1", "/v1/assessments:release")))
     await _until(lambda: lane.inner.started == ["bulk-1"])
     gone = asyncio.create_task(lane.answer(lane.scope("bulk-2", "/v1/assessments:release")))
