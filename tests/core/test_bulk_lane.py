@@ -25,8 +25,8 @@ from tests.factories import committed_agency_with_keys
 
 
 class _Recorder:
-    """An ASGI app that takes a while to answer (or, with ``gate``, until it is opened) and
-    notes who was inside at once."""
+    """An ASGI app that takes a while to answer (a bulk request with credentials, while there is
+    a ``gate``: until it is opened) and notes who was inside at once."""
 
     def __init__(self, bulk_seconds: float = 0.3) -> None:
         self.bulk_seconds = bulk_seconds
@@ -45,7 +45,7 @@ class _Recorder:
         bulk_inside = sum(1 for n in self.inside if n.startswith("bulk"))
         self.most_bulk_inside = max(self.most_bulk_inside, bulk_inside)
         if name.startswith("bulk"):
-            if self.gate is not None:
+            if self.gate is not None and scope.get(CREDENTIALS_CHECKED):
                 await self.gate.wait()
             else:
                 await asyncio.sleep(self.bulk_seconds)
@@ -66,6 +66,16 @@ async def _until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.001)
     raise AssertionError("the lane never got there")
+
+
+async def _two_inside_then_the_rest(lane: "Lane") -> None:
+    """Three bulk requests, the first ones held inside until the third waits for a turn."""
+    lane.inner.gate = asyncio.Event()
+    waiting_before = _waiting() or 0
+    sent = asyncio.create_task(lane.all(lane.bulk(3)))
+    await _until(lambda: (_waiting() or 0) > waiting_before)
+    lane.inner.gate.set()
+    await sent
 
 
 class Lane:
@@ -193,19 +203,29 @@ async def test_while_other_requests_arrive_bulk_requests_go_one_at_a_time(
     engine: AsyncEngine, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("app.core.bulk_lane.BUSY_SECONDS", 0.3)
-    lane = Lane(engine, key, bulk_seconds=0.2)
+    lane = Lane(engine, key)
     assert (lane.settings.bulk_concurrency, lane.settings.bulk_concurrency_when_busy) == (2, 1)
     await lane.answer(lane.scope("read-1", "/v1/candidates", method="GET"))
-    await lane.all(lane.bulk(6))
-    # Busy for 0.3 s: one at a time (0.2 s each) until then; then two at once, with no
-    # other request to wake the waiting ones.
+    lane.inner.gate = asyncio.Event()
+    sent = asyncio.create_task(lane.all(lane.bulk(3)))
+    # Busy for 0.3 s: bulk-1 alone, the others waiting; then two at once, with no other
+    # request (bulk-1 is held inside) to wake the waiting ones.
+    await _until(lambda: "bulk-2" in lane.inner.started)
+    lane.inner.gate.set()
+    await sent
     assert lane.inner.started[1:3] == ["bulk-1", "bulk-2"]
     assert lane.inner.finished[1] == "bulk-1"
     assert lane.inner.most_bulk_inside == 2
 
-    lane = Lane(engine, key, bulk_seconds=0.2)
+    monkeypatch.setattr("app.core.bulk_lane.BUSY_SECONDS", 60.0)  # busy all along
+    lane = Lane(engine, key)
     await lane.answer(lane.scope("read-1", "/v1/candidates", method="GET"))
-    await lane.all(lane.bulk(2))
+    lane.inner.gate = asyncio.Event()
+    waiting_before = _waiting() or 0
+    sent = asyncio.create_task(lane.all(lane.bulk(2)))
+    await _until(lambda: (_waiting() or 0) > waiting_before)
+    lane.inner.gate.set()
+    await sent
     assert lane.inner.most_bulk_inside == 1
 
 
@@ -215,14 +235,14 @@ async def test_requests_without_credentials_and_probes_do_not_make_the_process_b
     lane = Lane(engine, key)
     for path in ("/healthz", "/readyz", "/metrics", "/v1/frameworks", "/no/such/path"):
         await lane.answer(lane.scope("probe", path, method="GET", key=None))
-    await lane.all(lane.bulk(3))
+    await _two_inside_then_the_rest(lane)
     assert lane.inner.most_bulk_inside == 2
 
 
 async def test_the_busy_limit_can_be_turned_off(engine: AsyncEngine, key: str) -> None:
     lane = Lane(engine, key, bulk_concurrency_when_busy=0)
     await lane.answer(lane.scope("read-1", "/v1/candidates", method="GET"))
-    await lane.all(lane.bulk(3))
+    await _two_inside_then_the_rest(lane)
     assert lane.inner.most_bulk_inside == 2
 
 
@@ -241,9 +261,10 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
         assert key_id is not None
         await revoke_api_key(session, key_id)
     lane = Lane(engine, key, bulk_concurrency=1, bulk_concurrency_when_busy=0)
+    lane.inner.gate = asyncio.Event()
     waiting_before = _waiting() or 0
     holders = asyncio.create_task(lane.all(lane.bulk(2)))
-    # bulk-1 holds the one turn (for 0.3 s), bulk-2 waits.
+    # bulk-1 holds the one turn (until the gate opens), bulk-2 waits.
     await _until(lambda: (_waiting() or 0) > waiting_before)
     strangers = [
         lane.scope("bulk-nokey", "/v1/assessments:release", key=None),
@@ -258,6 +279,7 @@ async def test_callers_without_a_live_key_do_not_wait_for_a_turn(
     assert lane.inner.started[:5] == ["bulk-1", *(s["name"] for s in strangers)]
     assert lane.inner.most_bulk_inside >= 2  # one turn only: beside bulk-1, without one
     assert not any(lane.inner.credentials_checked[s["name"]] for s in strangers)
+    lane.inner.gate.set()
     await holders
     assert lane.inner.started[-1] == "bulk-2"
 
@@ -266,12 +288,14 @@ async def test_a_caller_that_leaves_while_waiting_gives_up_its_turn(
     engine: AsyncEngine, key: str
 ) -> None:
     lane = Lane(engine, key, bulk_concurrency=1)
+    lane.inner.gate = asyncio.Event()  # bulk-1 stays inside until bulk-2 has left
     first = asyncio.create_task(lane.answer(lane.scope("bulk-1", "/v1/assessments:release")))
     await _until(lambda: lane.inner.started == ["bulk-1"])
     gone = asyncio.create_task(lane.answer(lane.scope("bulk-2", "/v1/assessments:release")))
     await _until(lambda: bool(_waiting()))
     assert _waiting() == 1
     gone.cancel()
+    lane.inner.gate.set()
     await first
     assert _waiting() == 0
     # The one that left never ran, and the lane still admits the next.
@@ -309,13 +333,19 @@ async def test_a_portal_token_the_service_accepts_waits_for_a_turn_and_a_forged_
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
         "RS256",
     )
-    await lane.all(
-        [
-            lane.scope("bulk-staff-1", "/v1/assessments:release", key=staff),
-            lane.scope("bulk-staff-2", "/v1/assessments:release", key=staff),
-            lane.scope("bulk-forged", "/v1/assessments:release", key=forged),
-        ]
+    lane.inner.gate = asyncio.Event()  # staff-1 stays inside until the forged one is done
+    sent = asyncio.create_task(
+        lane.all(
+            [
+                lane.scope("bulk-staff-1", "/v1/assessments:release", key=staff),
+                lane.scope("bulk-staff-2", "/v1/assessments:release", key=staff),
+                lane.scope("bulk-forged", "/v1/assessments:release", key=forged),
+            ]
+        )
     )
+    await _until(lambda: "bulk-forged" in lane.inner.finished)
+    lane.inner.gate.set()
+    await sent
     assert lane.inner.credentials_checked == {
         "bulk-staff-1": True,
         "bulk-staff-2": True,
